@@ -1,0 +1,349 @@
+//! The configuration file (`airlock up --config FILE`), TOML. Every setting has a default;
+//! `docs/configuration.md` lists them all.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use airlock_broker::BrokerConfig;
+use serde::Deserialize;
+
+/// Top-level configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Extra DNS names or IP addresses for the server certificate, besides `localhost` and `127.0.0.1`.
+    pub server_names: Vec<String>,
+    /// Key algorithm for keys Airlock generates: `"ecdsa-p256"` or `"rsa-2048"`.
+    pub key_algorithm: KeyAlgorithmName,
+    /// The listeners (`[[endpoint]]`). Default: one MQTT/TLS endpoint `default` on 127.0.0.1:8883.
+    #[serde(rename = "endpoint")]
+    pub endpoints: Vec<EndpointConfig>,
+    /// Broker limits (`[mqtt]`).
+    pub mqtt: BrokerConfig,
+    /// Connection limits across all endpoints (`[limits]`).
+    pub limits: LimitsConfig,
+    /// Embedded store (`[store]`).
+    pub store: StoreConfig,
+    /// Prometheus metrics endpoint (`[metrics]`).
+    pub metrics: MetricsConfig,
+    /// Logging (`[log]`).
+    pub log: LogConfig,
+    /// Where the CA lives (`[pki]`).
+    pub pki: PkiConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            server_names: Vec::new(),
+            key_algorithm: KeyAlgorithmName::EcdsaP256,
+            endpoints: vec![EndpointConfig::default()],
+            mqtt: BrokerConfig::default(),
+            limits: LimitsConfig::default(),
+            store: StoreConfig::default(),
+            metrics: MetricsConfig::default(),
+            log: LogConfig::default(),
+            pki: PkiConfig::default(),
+        }
+    }
+}
+
+/// Error reading the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// File path.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has unknown/invalid settings.
+    #[error("invalid config file {path}: {message}(see docs/configuration.md for every setting)")]
+    Parse {
+        /// File path.
+        path: PathBuf,
+        /// What the parser said.
+        message: String,
+    },
+    /// The settings are inconsistent.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Read and validate a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::parse(&text).map_err(|e| match e {
+            ConfigError::Parse { message, .. } => ConfigError::Parse {
+                path: path.to_path_buf(),
+                message,
+            },
+            other => other,
+        })
+    }
+
+    /// Parse and validate TOML text.
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        let cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: PathBuf::from("<config>"),
+            message: e.to_string(),
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Check cross-field rules.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut seen = std::collections::HashSet::new();
+        for e in &self.endpoints {
+            if e.id.is_empty() || !e.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+                return Err(ConfigError::Invalid(format!(
+                    "endpoint id {:?} must be non-empty and use only letters, digits, '-' and '_'",
+                    e.id
+                )));
+            }
+            if !e.tls && e.authentication == Authentication::Certificate {
+                return Err(ConfigError::Invalid(format!(
+                    "endpoint {:?}: tls = false needs authentication = \"none\" (client certificates need TLS)",
+                    e.id
+                )));
+            }
+            if !seen.insert(e.id.clone()) {
+                return Err(ConfigError::Invalid(format!("endpoint id {:?} is used twice", e.id)));
+            }
+        }
+        if self.endpoints.is_empty() {
+            return Err(ConfigError::Invalid("at least one [[endpoint]] is required".into()));
+        }
+        if self.mqtt.max_packet_size < 16 {
+            return Err(ConfigError::Invalid("mqtt.max_packet_size must be at least 16 bytes".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Key algorithm names in the config file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum KeyAlgorithmName {
+    /// ECDSA on P-256 with SHA-256 (default).
+    #[serde(rename = "ecdsa-p256")]
+    EcdsaP256,
+    /// RSA 2048 with SHA-256.
+    #[serde(rename = "rsa-2048")]
+    Rsa2048,
+}
+
+impl KeyAlgorithmName {
+    /// The PKI crate's value.
+    pub fn algorithm(self) -> airlock_pki::KeyAlgorithm {
+        match self {
+            KeyAlgorithmName::EcdsaP256 => airlock_pki::KeyAlgorithm::EcdsaP256,
+            KeyAlgorithmName::Rsa2048 => airlock_pki::KeyAlgorithm::Rsa2048,
+        }
+    }
+}
+
+/// Protocol served by an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum EndpointProtocol {
+    /// MQTT 3.1.1 and 5 (the version is read from each CONNECT).
+    #[default]
+    Mqtt,
+}
+
+/// How an endpoint authenticates clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Authentication {
+    /// A client certificate signed by a CA Airlock trusts is required (default).
+    #[default]
+    Certificate,
+    /// No authentication: every client is anonymous. For labs and conformance suites only.
+    None,
+}
+
+/// One named listener (`[[endpoint]]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EndpointConfig {
+    /// Endpoint id, e.g. `vpce-plant-a`; reported in logs, lifecycle events and `endpoints.json`.
+    pub id: String,
+    /// Address and port to bind. Port 0 picks a free port (see `endpoints.json`).
+    pub bind: SocketAddr,
+    /// Protocol.
+    pub protocol: EndpointProtocol,
+    /// TLS on (default) or plain TCP. Plain TCP requires `authentication = "none"`.
+    pub tls: bool,
+    /// Client authentication.
+    pub authentication: Authentication,
+    /// Most concurrent connections on this endpoint.
+    pub max_connections: usize,
+}
+
+impl Default for EndpointConfig {
+    fn default() -> Self {
+        EndpointConfig {
+            id: "default".into(),
+            bind: SocketAddr::from(([127, 0, 0, 1], 8883)),
+            protocol: EndpointProtocol::Mqtt,
+            tls: true,
+            authentication: Authentication::Certificate,
+            max_connections: 100_000,
+        }
+    }
+}
+
+/// Limits across endpoints (`[limits]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Most concurrent connections in total.
+    pub max_connections: usize,
+    /// Seconds a TLS handshake may take.
+    pub tls_handshake_timeout_secs: u64,
+    /// Seconds graceful shutdown waits for connections to close.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_connections: 100_000,
+            tls_handshake_timeout_secs: 10,
+            shutdown_grace_secs: 5,
+        }
+    }
+}
+
+/// The embedded store (`[store]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// Store file; relative paths are under the data directory.
+    pub path: PathBuf,
+    /// fsync every group commit (default). Off trades durability on power loss for speed;
+    /// a process crash (kill -9) still loses nothing that was acknowledged.
+    pub fsync: bool,
+    /// Most writes in one group commit.
+    pub max_batch_ops: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            path: PathBuf::from("store.redb"),
+            fsync: true,
+            max_batch_ops: 4096,
+        }
+    }
+}
+
+/// Prometheus metrics (`[metrics]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Serve `/metrics`.
+    pub enabled: bool,
+    /// Address to bind.
+    pub bind: SocketAddr,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            enabled: true,
+            bind: SocketAddr::from(([127, 0, 0, 1], 9100)),
+        }
+    }
+}
+
+/// Log output (`[log]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `"human"` or `"json"`.
+    pub format: LogFormat,
+    /// A tracing filter, e.g. `"info"` or `"info,airlock_broker=debug"`; `RUST_LOG` overrides it.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: LogFormat::Human,
+            level: "info".into(),
+        }
+    }
+}
+
+/// Log formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Where the CA lives (`[pki]`).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct PkiConfig {
+    /// CA private key path; default `DATA/pki/root-ca.key`. Put it outside the data directory
+    /// (e.g. a mounted secret) to keep it out of backups of the data.
+    pub ca_key: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_gives_secure_defaults() {
+        let c = Config::parse("").unwrap();
+        assert_eq!(c.endpoints.len(), 1);
+        let e = &c.endpoints[0];
+        assert!(e.tls);
+        assert_eq!(e.authentication, Authentication::Certificate);
+        assert!(e.bind.ip().is_loopback());
+        assert_eq!(c.mqtt.max_payload_size, 128 * 1024);
+    }
+
+    #[test]
+    fn endpoints_and_limits_parse() {
+        let c = Config::parse(
+            r#"
+            server_names = ["broker.plant.local"]
+            [[endpoint]]
+            id = "vpce-plant-a"
+            bind = "127.0.0.1:0"
+            [[endpoint]]
+            id = "lab"
+            bind = "127.0.0.1:1883"
+            tls = false
+            authentication = "none"
+            [mqtt]
+            max_queued_messages = 10
+            overflow = "disconnect"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.endpoints[1].authentication, Authentication::None);
+        assert_eq!(c.mqtt.max_queued_messages, 10);
+    }
+
+    #[test]
+    fn unknown_settings_and_duplicate_ids_are_refused() {
+        assert!(Config::parse("[mqtt]\nmax_payload = 1").is_err());
+        assert!(Config::parse("[[endpoint]]\nid = \"a\"\n[[endpoint]]\nid = \"a\"").is_err());
+    }
+}

@@ -1,0 +1,83 @@
+//! rustls server configurations for the endpoints.
+
+use std::sync::Arc;
+
+use rustls::RootCertStore;
+use rustls::server::WebPkiClientVerifier;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+use crate::bootstrap::ServerMaterial;
+
+/// ALPN protocols offered: AWS IoT's "MQTT on 443 with X.509" form, and plain `mqtt`.
+/// A client that offers no ALPN is served too.
+pub const ALPN: [&[u8]; 2] = [b"x-amzn-mqtt-ca", b"mqtt"];
+
+/// Error building a TLS configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// PEM did not parse.
+    #[error("{0}: not valid PEM")]
+    Pem(&'static str),
+    /// rustls refused the material.
+    #[error("TLS configuration refused: {0}")]
+    Rustls(#[from] rustls::Error),
+    /// The client verifier could not be built.
+    #[error("client certificate verifier: {0}")]
+    Verifier(String),
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Build the server config; `require_client_cert` selects mutual TLS.
+pub fn server_config(
+    m: &ServerMaterial,
+    require_client_cert: bool,
+) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(m.server_cert_pem.as_bytes())
+        .collect::<Result<_, _>>()
+        .map_err(|_| TlsError::Pem("server certificate"))?;
+    let key = PrivateKeyDer::from_pem_slice(m.server_key_pem.as_bytes())
+        .map_err(|_| TlsError::Pem("server key"))?;
+    let builder = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()?;
+    let mut cfg = if require_client_cert {
+        let mut roots = RootCertStore::empty();
+        for ca in CertificateDer::pem_slice_iter(m.ca_cert_pem.as_bytes()) {
+            let ca = ca.map_err(|_| TlsError::Pem("CA certificate"))?;
+            roots.add(ca)?;
+        }
+        let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
+            .build()
+            .map_err(|e| TlsError::Verifier(e.to_string()))?;
+        builder.with_client_cert_verifier(verifier).with_single_cert(chain, key)?
+    } else {
+        builder.with_no_client_auth().with_single_cert(chain, key)?
+    };
+    cfg.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
+    // AWS IoT does not support session tickets either; every connect proves its key.
+    cfg.send_tls13_tickets = 0;
+    Ok(Arc::new(cfg))
+}
+
+/// A short label for a failed handshake, for metrics and logs.
+pub fn failure_reason(e: &std::io::Error) -> &'static str {
+    let Some(err) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) else {
+        return match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => "eof",
+            _ => "io",
+        };
+    };
+    match err {
+        rustls::Error::NoCertificatesPresented => "no_client_certificate",
+        rustls::Error::InvalidCertificate(rustls::CertificateError::Expired) => "certificate_expired",
+        rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidYet) => "certificate_not_yet_valid",
+        rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer) => "unknown_issuer",
+        rustls::Error::InvalidCertificate(_) => "bad_certificate",
+        rustls::Error::NoApplicationProtocol => "alpn",
+        rustls::Error::PeerIncompatible(_) => "incompatible",
+        _ => "tls_error",
+    }
+}
