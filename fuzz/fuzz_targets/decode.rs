@@ -21,7 +21,11 @@ fuzz_target!(|data: &[u8]| {
                 .expect("re-encoded packet must decode")
                 .expect("re-encoded packet must be complete");
             assert_eq!(again, packet, "round trip changed the packet");
-            assert!(out.is_empty(), "decode consumed {} of {total} bytes", total - out.len());
+            assert!(
+                out.is_empty(),
+                "decode consumed {} of {total} bytes",
+                total - out.len()
+            );
         }
     }
 });

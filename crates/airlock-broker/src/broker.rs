@@ -620,6 +620,8 @@ impl Broker {
             summary.messages += 1;
         }
         metrics::gauge!(m::SESSIONS).set(sessions.len() as f64);
+        let queued: usize = sessions.values().map(|s| lock(s).queue.len()).sum();
+        metrics::gauge!(m::QUEUED).set(queued as f64);
         drop(sessions);
         let _ = self.submit(stale);
         summary

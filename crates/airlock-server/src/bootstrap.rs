@@ -151,6 +151,13 @@ pub fn prepare(
         path: dir.pki(),
         source,
     })?;
+    // The data directory holds session state and keys: owner only.
+    for d in [&dir.root, &dir.pki()] {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700)).map_err(|source| {
+            BootstrapError::Io { what: "cannot set permissions of", path: d.to_path_buf(), source }
+        })?;
+    }
     let created = !dir.ca_cert().exists();
     let ca = if created {
         let ca = pki("cannot create the root CA", CertificateAuthority::generate("Airlock Root CA", alg))?;

@@ -6,14 +6,14 @@ use anyhow::{Context, Result};
 use airlock_pki::files;
 use airlock_server::bootstrap::{self, DataDir};
 
-pub fn create(data: &Path, thing: &str, out: &Path, days: u32, json: bool) -> Result<()> {
+pub fn create(data: &Path, ca_key: Option<&Path>, thing: &str, out: &Path, days: u32, json: bool) -> Result<()> {
     if thing.is_empty()
         || thing.len() > 128
         || !thing.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '_' | '-'))
     {
         anyhow::bail!("thing name {thing:?} is invalid: use 1-128 characters from a-z A-Z 0-9 : _ - (AWS IoT's rule)");
     }
-    let dir = DataDir::new(data, None);
+    let dir = DataDir::new(data, ca_key);
     let ca = bootstrap::load_ca(&dir).with_context(|| {
         format!("no usable CA in {} — run 'airlock up --data {}' once first", data.display(), data.display())
     })?;

@@ -54,6 +54,9 @@ enum CertCommand {
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
+        /// Configuration file (for `[pki] ca_key` when the CA key lives outside the data directory).
+        #[arg(long, env = "AIRLOCK_CONFIG")]
+        config: Option<PathBuf>,
     },
 }
 
@@ -61,8 +64,19 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Up { data, config } => up::run(&data, config.as_deref()),
-        Command::Cert { command: CertCommand::Create { thing, out, data, days, json } } => {
-            cert::create(&data, &thing, &out, days, json)
+        Command::Cert {
+            command:
+                CertCommand::Create {
+                    thing,
+                    out,
+                    data,
+                    days,
+                    json,
+                    config,
+                },
+        } => {
+            let cfg = load_config(config.as_deref())?;
+            cert::create(&data, cfg.pki.ca_key.as_deref(), &thing, &out, days, json)
         }
     }
 }
