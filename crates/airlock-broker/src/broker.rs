@@ -191,6 +191,11 @@ impl Broker {
         }
     }
 
+    /// Submit writes whose completion nobody waits for; they still commit in submission order.
+    pub(crate) fn submit_detached(&self, ops: Vec<Op>) {
+        drop(self.submit(ops));
+    }
+
     /// Route a message to every matching subscriber and update retained state.
     pub(crate) fn route(&self, msg: Arc<Message>) -> Commit {
         let cfg = &self.inner.cfg;
@@ -440,7 +445,7 @@ impl Broker {
         metrics::gauge!(m::SESSIONS).set(sessions.len() as f64);
         drop(sessions);
         // It may have been persistent earlier (expiry lowered to 0 at DISCONNECT).
-        let _ = self.submit(vec![Op::DeleteSession {
+        self.submit_detached(vec![Op::DeleteSession {
             client_id: client_id.to_string(),
         }]);
     }
@@ -503,7 +508,7 @@ impl Broker {
             return;
         }
         let Some(topic) = topic else { return };
-        let _ = self.route(Arc::new(Message {
+        drop(self.route(Arc::new(Message {
             topic,
             payload: body.into_bytes().into(),
             qos: 1,
@@ -515,7 +520,7 @@ impl Broker {
             },
             expires_at_ms: None,
             publisher: None,
-        }));
+        })));
     }
 
     fn restore(&self, snapshot: airlock_store::Snapshot) -> RestoreSummary {
@@ -623,7 +628,7 @@ impl Broker {
         let queued: usize = sessions.values().map(|s| lock(s).queue.len()).sum();
         metrics::gauge!(m::QUEUED).set(queued as f64);
         drop(sessions);
-        let _ = self.submit(stale);
+        self.submit_detached(stale);
         summary
     }
 
@@ -653,7 +658,11 @@ impl Broker {
                         now.duration_since(t) >= Duration::from_secs(u64::from(s.expiry_interval))
                     });
                 if due {
-                    expired.push((id.clone(), s.subscriptions.keys().cloned().collect::<Vec<_>>(), s.queue.len()));
+                    expired.push((
+                        id.clone(),
+                        s.subscriptions.keys().cloned().collect::<Vec<_>>(),
+                        s.queue.len(),
+                    ));
                 }
                 !due
             });
@@ -670,7 +679,8 @@ impl Broker {
                 tree.remove(f, group, &id);
             }
             if queued > 0 {
-                metrics::counter!(m::DROPPED, "reason" => "session_expired").increment(queued as u64);
+                metrics::counter!(m::DROPPED, "reason" => "session_expired")
+                    .increment(queued as u64);
                 metrics::gauge!(m::QUEUED).decrement(queued as f64);
             }
             tracing::info!(client_id = %id, dropped = queued, "session expired");
@@ -679,7 +689,7 @@ impl Broker {
             });
         }
         drop(tree);
-        let _ = self.submit(ops);
+        self.submit_detached(ops);
     }
 }
 

@@ -8,9 +8,9 @@
 use std::collections::{HashMap, VecDeque};
 use std::future::{Future, pending};
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use airlock_mqtt::reason as rc;
@@ -244,14 +244,28 @@ impl Conn {
                 if w.topic.len() > cfg.max_topic_len {
                     return Err(refuse(
                         rc::TOPIC_NAME_INVALID,
-                        format!("will topic is {} bytes; the limit is {} (mqtt.max_topic_len)", w.topic.len(), cfg.max_topic_len),
+                        format!(
+                            "will topic is {} bytes; the limit is {} (mqtt.max_topic_len)",
+                            w.topic.len(),
+                            cfg.max_topic_len
+                        ),
                     ));
                 }
                 if w.retain && !cfg.retain_available {
-                    return Err(refuse(rc::RETAIN_NOT_SUPPORTED, "retained wills are disabled (mqtt.retain_available)".into()));
+                    return Err(refuse(
+                        rc::RETAIN_NOT_SUPPORTED,
+                        "retained wills are disabled (mqtt.retain_available)".into(),
+                    ));
                 }
                 if w.payload.len() > cfg.max_payload_size {
-                    return Err(refuse(rc::PACKET_TOO_LARGE, format!("will payload is {} bytes; the limit is {} (mqtt.max_payload_size)", w.payload.len(), cfg.max_payload_size)));
+                    return Err(refuse(
+                        rc::PACKET_TOO_LARGE,
+                        format!(
+                            "will payload is {} bytes; the limit is {} (mqtt.max_payload_size)",
+                            w.payload.len(),
+                            cfg.max_payload_size
+                        ),
+                    ));
                 }
             }
             Ok(())
@@ -311,7 +325,7 @@ impl Conn {
         };
         let (session, present, ops) =
             broker.attach(&client_id, version, c.clean_start, session_expiry, link);
-        let _ = broker.submit(ops);
+        broker.submit_detached(ops);
 
         if version == ProtocolVersion::V5 {
             props.receive_maximum = Some(cfg.receive_maximum.max(1));
@@ -370,7 +384,10 @@ impl Conn {
         metrics::counter!(m::PACKETS_OUT, "type" => "connack").increment(1);
         metrics::counter!(m::CONNECTIONS_TOTAL).increment(1);
         metrics::gauge!(m::CONNECTIONS).increment(1.0);
-        conn.broker.inner.connections.fetch_add(1, Ordering::Relaxed);
+        conn.broker
+            .inner
+            .connections
+            .fetch_add(1, Ordering::Relaxed);
         tracing::info!(
             client_id = %conn.client_id,
             peer = %conn.ctx.peer,
@@ -384,7 +401,13 @@ impl Conn {
         );
         conn.broker.lifecycle(
             events::presence_topic("connected", &conn.client_id),
-            events::connected(&conn.client_id, &conn.ctx, &conn.session_id, conn.conn_id, now_ms()),
+            events::connected(
+                &conn.client_id,
+                &conn.ctx,
+                &conn.session_id,
+                conn.conn_id,
+                now_ms(),
+            ),
         );
         if present {
             conn.resend_inflight();
@@ -581,25 +604,47 @@ impl Conn {
 
     fn on_publish(&mut self, mut p: Publish) -> Option<Ending> {
         let cfg = self.broker.config().clone();
+        // A QoS 2 PUBLISH resent for a packet id still awaiting PUBREL (e.g. after a resumed
+        // session) already holds its slot in the window: counting it again would refuse it.
+        let resent_qos2 = p.qos == QoS::ExactlyOnce
+            && p.packet_id
+                .is_some_and(|pid| lock(&self.session).awaiting_rel.contains(&pid));
         if p.qos != QoS::AtMostOnce
+            && !resent_qos2
             && self.inbound_unacked + lock(&self.session).awaiting_rel.len()
                 >= usize::from(cfg.receive_maximum.max(1))
         {
             tracing::info!(client_id = %self.client_id, "client exceeded our Receive Maximum of {}", cfg.receive_maximum);
             metrics::counter!(m::DISCONNECTS, "reason" => "receive_maximum").increment(1);
-            self.send_disconnect(rc::RECEIVE_MAXIMUM_EXCEEDED, Some(format!("more than {} unacknowledged QoS 1/2 publishes", cfg.receive_maximum)));
+            self.send_disconnect(
+                rc::RECEIVE_MAXIMUM_EXCEEDED,
+                Some(format!(
+                    "more than {} unacknowledged QoS 1/2 publishes",
+                    cfg.receive_maximum
+                )),
+            );
             return Some(Ending::server("CLIENT_ERROR"));
         }
         if let Some(alias) = p.properties.topic_alias.take() {
             if alias == 0 || alias > cfg.topic_alias_maximum {
                 tracing::info!(client_id = %self.client_id, alias, "topic alias out of range");
-                self.send_disconnect(rc::TOPIC_ALIAS_INVALID, Some(format!("topic alias {alias} is outside 1..={}", cfg.topic_alias_maximum)));
+                self.send_disconnect(
+                    rc::TOPIC_ALIAS_INVALID,
+                    Some(format!(
+                        "topic alias {alias} is outside 1..={}",
+                        cfg.topic_alias_maximum
+                    )),
+                );
                 return Some(Ending::server("CLIENT_ERROR"));
             }
             if p.topic.is_empty() {
                 match self.in_aliases.get(&alias) {
                     Some(t) => p.topic = t.clone(),
-                    None => return self.protocol_error("PUBLISH with an empty topic and an unknown topic alias"),
+                    None => {
+                        return self.protocol_error(
+                            "PUBLISH with an empty topic and an unknown topic alias",
+                        );
+                    }
                 }
             } else {
                 self.in_aliases.insert(alias, p.topic.clone());
@@ -608,22 +653,39 @@ impl Conn {
             return self.protocol_error("PUBLISH with an empty topic and no topic alias");
         }
         if p.topic.len() > cfg.max_topic_len {
-            let why = format!("topic is {} bytes; the limit is {} (mqtt.max_topic_len)", p.topic.len(), cfg.max_topic_len);
+            let why = format!(
+                "topic is {} bytes; the limit is {} (mqtt.max_topic_len)",
+                p.topic.len(),
+                cfg.max_topic_len
+            );
             return self.refuse_publish(&p, rc::TOPIC_NAME_INVALID, why);
         }
         if p.payload.len() > cfg.max_payload_size {
-            let why = format!("payload is {} bytes; the limit is {} (mqtt.max_payload_size)", p.payload.len(), cfg.max_payload_size);
+            let why = format!(
+                "payload is {} bytes; the limit is {} (mqtt.max_payload_size)",
+                p.payload.len(),
+                cfg.max_payload_size
+            );
             tracing::info!(client_id = %self.client_id, topic = %p.topic, "{why}; disconnecting");
             metrics::counter!(m::DISCONNECTS, "reason" => "payload_too_large").increment(1);
             self.send_disconnect(rc::PACKET_TOO_LARGE, Some(why));
             return Some(Ending::server("CLIENT_ERROR"));
         }
         if p.retain && !cfg.retain_available {
-            self.send_disconnect(rc::RETAIN_NOT_SUPPORTED, Some("retain is disabled (mqtt.retain_available)".into()));
+            self.send_disconnect(
+                rc::RETAIN_NOT_SUPPORTED,
+                Some("retain is disabled (mqtt.retain_available)".into()),
+            );
             return Some(Ending::server("CLIENT_ERROR"));
         }
-        if p.properties.payload_format_indicator == Some(1) && std::str::from_utf8(&p.payload).is_err() {
-            return self.refuse_publish(&p, rc::PAYLOAD_FORMAT_INVALID, "payload format indicator says UTF-8 but the payload is not valid UTF-8".into());
+        if p.properties.payload_format_indicator == Some(1)
+            && std::str::from_utf8(&p.payload).is_err()
+        {
+            return self.refuse_publish(
+                &p,
+                rc::PAYLOAD_FORMAT_INVALID,
+                "payload format indicator says UTF-8 but the payload is not valid UTF-8".into(),
+            );
         }
         if p.qos == QoS::ExactlyOnce
             && let Some(pid) = p.packet_id
@@ -668,15 +730,20 @@ impl Conn {
     fn on_puback(&mut self, pid: u16) {
         let mut s = lock(&self.session);
         match s.inflight.get(&pid) {
-            Some(f) if f.state == InflightState::Published && f.delivery.qos == QoS::AtLeastOnce => {
+            Some(f)
+                if f.state == InflightState::Published && f.delivery.qos == QoS::AtLeastOnce =>
+            {
                 let seq = s.inflight.remove(&pid).and_then(|f| f.delivery.seq);
                 let client_id = s.client_id.to_string();
                 drop(s);
                 if let Some(seq) = seq {
-                    let _ = self.broker.submit(vec![Op::DeleteMessage { client_id, seq }]);
+                    self.broker
+                        .submit_detached(vec![Op::DeleteMessage { client_id, seq }]);
                 }
             }
-            _ => tracing::debug!(client_id = %self.client_id, pid, "PUBACK for unknown packet id ignored"),
+            _ => {
+                tracing::debug!(client_id = %self.client_id, pid, "PUBACK for unknown packet id ignored")
+            }
         }
     }
 
@@ -696,7 +763,8 @@ impl Conn {
             let client_id = s.client_id.to_string();
             drop(s);
             if let Some(seq) = seq {
-                let _ = self.broker.submit(vec![Op::DeleteMessage { client_id, seq }]);
+                self.broker
+                    .submit_detached(vec![Op::DeleteMessage { client_id, seq }]);
             }
             return;
         }
@@ -714,7 +782,7 @@ impl Conn {
         }
         drop(s);
         if let Some(op) = op {
-            let _ = self.broker.submit(vec![op]);
+            self.broker.submit_detached(vec![op]);
         }
         let ack = self.ack(pid, rc::SUCCESS, None);
         self.send(Packet::PubRel(ack));
@@ -739,7 +807,8 @@ impl Conn {
             let client_id = s.client_id.to_string();
             drop(s);
             if let Some(seq) = seq {
-                let _ = self.broker.submit(vec![Op::DeleteMessage { client_id, seq }]);
+                self.broker
+                    .submit_detached(vec![Op::DeleteMessage { client_id, seq }]);
             }
         }
     }
@@ -756,15 +825,38 @@ impl Conn {
         for (filter, options) in &sub.filters {
             let (group, bare) = split(filter);
             let refuse = if too_many {
-                Some((rc::QUOTA_EXCEEDED, format!("{} filters in one SUBSCRIBE; the limit is {} (mqtt.max_filters_per_subscribe)", sub.filters.len(), cfg.max_filters_per_subscribe)))
+                Some((
+                    rc::QUOTA_EXCEEDED,
+                    format!(
+                        "{} filters in one SUBSCRIBE; the limit is {} (mqtt.max_filters_per_subscribe)",
+                        sub.filters.len(),
+                        cfg.max_filters_per_subscribe
+                    ),
+                ))
             } else if bare.len() > cfg.max_topic_len {
-                Some((rc::TOPIC_FILTER_INVALID, format!("filter {filter:?} is {} bytes; the limit is {} (mqtt.max_topic_len)", bare.len(), cfg.max_topic_len)))
+                Some((
+                    rc::TOPIC_FILTER_INVALID,
+                    format!(
+                        "filter {filter:?} is {} bytes; the limit is {} (mqtt.max_topic_len)",
+                        bare.len(),
+                        cfg.max_topic_len
+                    ),
+                ))
             } else if group.is_some() && options.no_local {
-                Some((rc::TOPIC_FILTER_INVALID, format!("No Local is not allowed on shared subscription {filter:?}")))
+                Some((
+                    rc::TOPIC_FILTER_INVALID,
+                    format!("No Local is not allowed on shared subscription {filter:?}"),
+                ))
             } else if !s.subscriptions.contains_key(filter.as_str())
                 && s.subscriptions.len() >= cfg.max_subscriptions_per_session
             {
-                Some((rc::QUOTA_EXCEEDED, format!("session already holds {} subscriptions (mqtt.max_subscriptions_per_session)", s.subscriptions.len())))
+                Some((
+                    rc::QUOTA_EXCEEDED,
+                    format!(
+                        "session already holds {} subscriptions (mqtt.max_subscriptions_per_session)",
+                        s.subscriptions.len()
+                    ),
+                ))
             } else {
                 None
             };
@@ -777,7 +869,9 @@ impl Conn {
                 });
                 continue;
             }
-            let existed = self.broker.add_subscription(&mut s, filter, *options, identifier);
+            let existed = self
+                .broker
+                .add_subscription(&mut s, filter, *options, identifier);
             changed = true;
             tracing::debug!(client_id = %self.client_id, filter = %filter, qos = options.qos as u8, "subscribed");
             let send_retained = group.is_none()
@@ -787,7 +881,10 @@ impl Conn {
                     _ => false,
                 };
             if send_retained {
-                let entry = SubEntry { options: *options, identifier };
+                let entry = SubEntry {
+                    options: *options,
+                    identifier,
+                };
                 for msg in self.broker.retained_for(bare) {
                     retained.push((msg, entry));
                 }
@@ -808,7 +905,11 @@ impl Conn {
         }
         let commit = self.broker.submit(ops);
         self.respond(
-            Packet::SubAck(SubAck { packet_id: sub.packet_id, reasons, properties }),
+            Packet::SubAck(SubAck {
+                packet_id: sub.packet_id,
+                reasons,
+                properties,
+            }),
             commit,
             false,
             retained,
@@ -822,7 +923,11 @@ impl Conn {
         for filter in &u.filters {
             let existed = self.broker.remove_subscription(&mut s, filter);
             changed |= existed;
-            reasons.push(if existed { rc::SUCCESS } else { rc::NO_SUBSCRIPTION_EXISTED });
+            reasons.push(if existed {
+                rc::SUCCESS
+            } else {
+                rc::NO_SUBSCRIPTION_EXISTED
+            });
         }
         let mut ops = Vec::new();
         if changed && s.persistent() {
@@ -837,7 +942,11 @@ impl Conn {
         }
         let commit = self.broker.submit(ops);
         self.respond(
-            Packet::UnsubAck(UnsubAck { packet_id: u.packet_id, reasons, properties: Properties::default() }),
+            Packet::UnsubAck(UnsubAck {
+                packet_id: u.packet_id,
+                reasons,
+                properties: Properties::default(),
+            }),
             commit,
             false,
             Vec::new(),
@@ -847,19 +956,26 @@ impl Conn {
     fn on_disconnect(&mut self, d: Disconnect) -> Option<Ending> {
         if let Some(new) = d.properties.session_expiry_interval {
             if self.session_expiry == 0 && new != 0 {
-                return self.protocol_error("DISCONNECT may not raise a session expiry of 0 (MQTT 3.14.2-2)");
+                return self.protocol_error(
+                    "DISCONNECT may not raise a session expiry of 0 (MQTT 3.14.2-2)",
+                );
             }
             let new = new.min(self.broker.config().max_session_expiry);
             self.session_expiry = new;
             let mut s = lock(&self.session);
             s.expiry_interval = new;
             let op = if new > 0 {
-                Op::PutSession { client_id: s.client_id.to_string(), value: persist::encode(&s.record()) }
+                Op::PutSession {
+                    client_id: s.client_id.to_string(),
+                    value: persist::encode(&s.record()),
+                }
             } else {
-                Op::DeleteSession { client_id: s.client_id.to_string() }
+                Op::DeleteSession {
+                    client_id: s.client_id.to_string(),
+                }
             };
             drop(s);
-            let _ = self.broker.submit(vec![op]);
+            self.broker.submit_detached(vec![op]);
         }
         tracing::debug!(client_id = %self.client_id, reason = d.reason, "client sent DISCONNECT");
         Some(Ending {
@@ -870,8 +986,19 @@ impl Conn {
     }
 
     /// Queue a response to be sent when `commit` is durable, after every earlier response.
-    fn respond(&mut self, packet: Packet, commit: Commit, inbound: bool, retained: Vec<(Arc<Message>, SubEntry)>) {
-        self.pending.push_back(PendingResponse { packet, commit, inbound, retained });
+    fn respond(
+        &mut self,
+        packet: Packet,
+        commit: Commit,
+        inbound: bool,
+        retained: Vec<(Arc<Message>, SubEntry)>,
+    ) {
+        self.pending.push_back(PendingResponse {
+            packet,
+            commit,
+            inbound,
+            retained,
+        });
         // Responses already durable go out now, in order. Polling with a no-op waker is
         // safe: the select loop polls the front again with its real waker.
         let mut cx = Context::from_waker(Waker::noop());
@@ -884,7 +1011,9 @@ impl Conn {
     }
 
     fn complete_front(&mut self, res: Result<(), String>) {
-        let Some(front) = self.pending.pop_front() else { return };
+        let Some(front) = self.pending.pop_front() else {
+            return;
+        };
         if front.inbound {
             self.inbound_unacked = self.inbound_unacked.saturating_sub(1);
         }
@@ -895,10 +1024,14 @@ impl Conn {
                 Packet::PubAck(a) | Packet::PubRec(a) if self.version == ProtocolVersion::V5 => {
                     a.reason = rc::UNSPECIFIED_ERROR;
                     if self.problem_info {
-                        a.properties.reason_string = Some("broker could not persist the message; retry later".into());
+                        a.properties.reason_string =
+                            Some("broker could not persist the message; retry later".into());
                     }
                 }
-                Packet::SubAck(s) => s.reasons.iter_mut().for_each(|r| *r = rc::UNSPECIFIED_ERROR),
+                Packet::SubAck(s) => s
+                    .reasons
+                    .iter_mut()
+                    .for_each(|r| *r = rc::UNSPECIFIED_ERROR),
                 _ => {
                     // 3.1.1 has no negative PUBACK: withholding the ack makes the client resend
                     // after reconnecting, so close the connection rather than lie.
@@ -922,7 +1055,7 @@ impl Conn {
                 };
                 self.broker.deliver(&self.session, delivery, now, &mut ops);
             }
-            let _ = self.broker.submit(ops);
+            self.broker.submit_detached(ops);
         }
     }
 
@@ -931,7 +1064,10 @@ impl Conn {
         if let Some(link) = &s.link
             && link.id == self.conn_id
         {
-            let _ = link.kick.try_send(Kick { reason: rc::UNSPECIFIED_ERROR, lifecycle: "SERVER_ERROR" });
+            let _ = link.kick.try_send(Kick {
+                reason: rc::UNSPECIFIED_ERROR,
+                lifecycle: "SERVER_ERROR",
+            });
         }
     }
 
@@ -942,7 +1078,11 @@ impl Conn {
         }
         PubAck {
             packet_id,
-            reason: if self.version == ProtocolVersion::V5 { reason } else { rc::SUCCESS },
+            reason: if self.version == ProtocolVersion::V5 {
+                reason
+            } else {
+                rc::SUCCESS
+            },
             properties,
         }
     }
@@ -959,8 +1099,10 @@ impl Conn {
         if self.version != ProtocolVersion::V5 {
             return;
         }
-        let mut properties = Properties::default();
-        properties.reason_string = why;
+        let properties = Properties {
+            reason_string: why,
+            ..Properties::default()
+        };
         self.send(Packet::Disconnect(Disconnect { reason, properties }));
     }
 
@@ -1000,7 +1142,8 @@ impl Conn {
             while budget > 0 {
                 let inflight = s.inflight.len();
                 let Some(front) = s.queue.front() else { break };
-                if front.qos != QoS::AtMostOnce && inflight >= usize::from(self.client_receive_max) {
+                if front.qos != QoS::AtMostOnce && inflight >= usize::from(self.client_receive_max)
+                {
                     break;
                 }
                 let Some(d) = s.dequeue() else { break };
@@ -1008,7 +1151,10 @@ impl Conn {
                 if d.msg.expired(now) {
                     metrics::counter!(m::DROPPED, "reason" => "expired").increment(1);
                     if let Some(seq) = d.seq {
-                        ops.push(Op::DeleteMessage { client_id: client_id.clone(), seq });
+                        ops.push(Op::DeleteMessage {
+                            client_id: client_id.clone(),
+                            seq,
+                        });
                     }
                     continue;
                 }
@@ -1022,12 +1168,21 @@ impl Conn {
                 };
                 let Some(publish) = self.outbound_publish(&d, pid, false) else {
                     if let Some(seq) = d.seq {
-                        ops.push(Op::DeleteMessage { client_id: client_id.clone(), seq });
+                        ops.push(Op::DeleteMessage {
+                            client_id: client_id.clone(),
+                            seq,
+                        });
                     }
                     continue;
                 };
                 if let Some(pid) = pid {
-                    s.inflight.insert(pid, crate::session::Inflight { delivery: d.clone(), state: InflightState::Published });
+                    s.inflight.insert(
+                        pid,
+                        crate::session::Inflight {
+                            delivery: d.clone(),
+                            state: InflightState::Published,
+                        },
+                    );
                 }
                 let qos = d.qos;
                 budget = budget.saturating_sub(publish.payload.len() + publish.topic.len() + 16);
@@ -1038,15 +1193,22 @@ impl Conn {
         for p in sends {
             self.send(p);
         }
-        let _ = self.broker.submit(ops);
+        self.broker.submit_detached(ops);
     }
 
     /// Build the PUBLISH for a delivery, or `None` when it cannot be sent to this client
     /// (larger than its Maximum Packet Size: dropped and counted, MQTT 3.1.2-25).
-    fn outbound_publish(&mut self, d: &Delivery, packet_id: Option<u16>, dup: bool) -> Option<Publish> {
+    fn outbound_publish(
+        &mut self,
+        d: &Delivery,
+        packet_id: Option<u16>,
+        dup: bool,
+    ) -> Option<Publish> {
         let now = now_ms();
         let mut properties = Properties::default();
         let mut topic = d.msg.topic.clone();
+        // A new outbound alias is only remembered once the PUBLISH that defines it is sent.
+        let mut new_alias = None;
         if self.version == ProtocolVersion::V5 {
             let mp = &d.msg.properties;
             properties.payload_format_indicator = mp.payload_format_indicator;
@@ -1062,7 +1224,7 @@ impl Conn {
                     topic = String::new();
                 } else if self.out_aliases.len() < usize::from(self.client_alias_max) {
                     let alias = self.out_aliases.len() as u16 + 1;
-                    self.out_aliases.insert(topic.clone(), alias);
+                    new_alias = Some(alias);
                     properties.topic_alias = Some(alias);
                 }
             }
@@ -1079,7 +1241,12 @@ impl Conn {
         let packet = Packet::Publish(publish);
         match encoded_len(&packet, self.version) {
             Ok(n) if n <= self.client_max_packet => match packet {
-                Packet::Publish(p) => Some(p),
+                Packet::Publish(p) => {
+                    if let Some(alias) = new_alias {
+                        self.out_aliases.insert(d.msg.topic.clone(), alias);
+                    }
+                    Some(p)
+                }
                 _ => None,
             },
             _ => {
@@ -1137,7 +1304,7 @@ impl Conn {
             .min(self.session_expiry);
         if delay == 0 {
             tracing::info!(client_id = %self.client_id, topic = %msg.topic, "publishing will");
-            let _ = self.broker.publish(msg);
+            drop(self.broker.publish(msg));
             return;
         }
         let broker = self.broker.clone();
@@ -1154,7 +1321,7 @@ impl Conn {
                 tracing::debug!(client_id = %client_id, "will cancelled: client reconnected within its will delay");
             } else {
                 tracing::info!(client_id = %client_id, topic = %msg.topic, "publishing delayed will");
-                let _ = broker.publish(msg);
+                drop(broker.publish(msg));
             }
         });
     }

@@ -75,3 +75,39 @@ pub fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, String> {
         None => Err("empty record".into()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::MessageProperties;
+
+    #[test]
+    fn records_round_trip_and_unknown_versions_are_refused() {
+        let record = DeliveryRecord {
+            message: Message {
+                topic: "a/b".into(),
+                payload: bytes::Bytes::from_static(b"\x00\xffpayload"),
+                qos: 2,
+                retain: true,
+                properties: MessageProperties {
+                    content_type: Some("application/json".into()),
+                    user_properties: vec![("k".into(), "v".into())],
+                    ..Default::default()
+                },
+                expires_at_ms: Some(42),
+                publisher: Some("dev-1".into()),
+            },
+            qos: 1,
+            retain: false,
+            subscription_ids: vec![7, 9],
+            state: DeliveryState::Released(12),
+        };
+        let bytes = encode(&record);
+        assert_eq!(decode::<DeliveryRecord>(&bytes), Ok(record));
+        let mut future = bytes.clone();
+        future[0] = 99;
+        assert!(decode::<DeliveryRecord>(&future).is_err());
+        assert!(decode::<DeliveryRecord>(&[]).is_err());
+        assert!(decode::<DeliveryRecord>(&bytes[..bytes.len() / 2]).is_err());
+    }
+}

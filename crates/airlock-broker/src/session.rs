@@ -178,3 +178,60 @@ impl Session {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::MessageProperties;
+
+    fn delivery(len: usize) -> Delivery {
+        Delivery {
+            msg: Arc::new(Message {
+                topic: "t".into(),
+                payload: vec![0u8; len].into(),
+                qos: 1,
+                retain: false,
+                properties: MessageProperties::default(),
+                expires_at_ms: None,
+                publisher: None,
+            }),
+            qos: QoS::AtLeastOnce,
+            retain: false,
+            subscription_ids: Vec::new(),
+            seq: None,
+        }
+    }
+
+    #[test]
+    fn queue_is_bounded_in_messages_and_bytes() {
+        let cfg = BrokerConfig {
+            max_queued_messages: 3,
+            max_queued_bytes: 250,
+            ..BrokerConfig::default()
+        };
+        let mut s = Session::new(Arc::from("c"), ProtocolVersion::V5, 0);
+        assert!(s.enqueue(delivery(100), &cfg).is_ok());
+        assert!(s.enqueue(delivery(100), &cfg).is_ok());
+        assert_eq!(s.enqueue(delivery(100), &cfg), Err(Overflow::QueueFull));
+        assert!(s.enqueue(delivery(10), &cfg).is_ok());
+        assert_eq!(s.enqueue(delivery(1), &cfg), Err(Overflow::QueueFull));
+        assert_eq!(s.queued_bytes, 210);
+        assert!(s.dequeue().is_some());
+        assert_eq!(s.queued_bytes, 110);
+    }
+
+    #[test]
+    fn packet_ids_skip_zero_and_ids_in_flight() {
+        let mut s = Session::new(Arc::from("c"), ProtocolVersion::V5, 0);
+        s.next_packet_id = u16::MAX;
+        assert_eq!(s.allocate_packet_id(), Some(u16::MAX));
+        s.inflight.insert(
+            1,
+            Inflight {
+                delivery: delivery(1),
+                state: InflightState::Published,
+            },
+        );
+        assert_eq!(s.allocate_packet_id(), Some(2));
+    }
+}

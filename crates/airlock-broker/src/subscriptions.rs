@@ -250,7 +250,10 @@ mod tests {
         assert_eq!(clients(&t, "a"), ["c", "d", "h"]);
         assert_eq!(clients(&t, "a//c"), ["b", "c", "d", "e", "g"]);
         assert_eq!(clients(&t, "$SYS/x"), ["f"]);
-        assert_eq!(clients(&t, "$aws/events/presence/connected/x"), Vec::<String>::new());
+        assert_eq!(
+            clients(&t, "$aws/events/presence/connected/x"),
+            Vec::<String>::new()
+        );
         assert_eq!(t.len(), 8);
         assert!(t.remove("a/#", None, "c"));
         assert!(!t.remove("a/#", None, "c"));

@@ -18,7 +18,9 @@ use airlock_pki::{CertificateAuthority, KeyAlgorithm, PkiError, files};
 #[derive(Debug, thiserror::Error)]
 pub enum BootstrapError {
     /// A file could not be read or written.
-    #[error("{what} {path}: {source} (check the permissions of the data directory, or pass --data DIR)")]
+    #[error(
+        "{what} {path}: {source} (check the permissions of the data directory, or pass --data DIR)"
+    )]
     Io {
         /// What was being done.
         what: &'static str,
@@ -135,7 +137,10 @@ fn pki<T>(what: &str, r: Result<T, PkiError>) -> Result<T, BootstrapError> {
 pub fn load_ca(dir: &DataDir) -> Result<CertificateAuthority, BootstrapError> {
     let cert = read(&dir.ca_cert(), "cannot read the root CA certificate")?;
     let key = read(&dir.ca_key, "cannot read the root CA key")?;
-    pki("the root CA in the data directory is unusable", CertificateAuthority::from_pem(&cert, &key))
+    pki(
+        "the root CA in the data directory is unusable",
+        CertificateAuthority::from_pem(&cert, &key),
+    )
 }
 
 /// Create what is missing in the data directory (CA, server and admin certificates) and
@@ -155,12 +160,19 @@ pub fn prepare(
     for d in [&dir.root, &dir.pki()] {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700)).map_err(|source| {
-            BootstrapError::Io { what: "cannot set permissions of", path: d.to_path_buf(), source }
+            BootstrapError::Io {
+                what: "cannot set permissions of",
+                path: d.to_path_buf(),
+                source,
+            }
         })?;
     }
     let created = !dir.ca_cert().exists();
     let ca = if created {
-        let ca = pki("cannot create the root CA", CertificateAuthority::generate("Airlock Root CA", alg))?;
+        let ca = pki(
+            "cannot create the root CA",
+            CertificateAuthority::generate(&ca_common_name(), alg),
+        )?;
         write(&dir.ca_key, ca.key_pem(), true)?;
         write(&dir.ca_cert(), ca.cert_pem(), false)?;
         tracing::info!(path = %dir.ca_cert().display(), "created root CA");
@@ -178,14 +190,20 @@ pub fn prepare(
     let wanted = names.join("\n");
     let current = std::fs::read_to_string(dir.server_names()).unwrap_or_default();
     if created || current != wanted || !dir.server_cert().exists() || !dir.server_key().exists() {
-        let server = pki("cannot issue the server certificate", ca.issue_server(&names, alg))?;
+        let server = pki(
+            "cannot issue the server certificate",
+            ca.issue_server(&names, alg),
+        )?;
         write(&dir.server_key(), &server.key_pem, true)?;
         write(&dir.server_cert(), &server.cert_pem, false)?;
         write(&dir.server_names(), &wanted, false)?;
         tracing::info!(names = %names.join(", "), "issued server certificate");
     }
     if !dir.admin_cert().exists() || !dir.admin_key().exists() {
-        let admin = pki("cannot issue the admin certificate", ca.issue_client("airlock-admin", alg, 825))?;
+        let admin = pki(
+            "cannot issue the admin certificate",
+            ca.issue_client("airlock-admin", alg, 825),
+        )?;
         write(&dir.admin_key(), &admin.key_pem, true)?;
         write(&dir.admin_cert(), &admin.cert_pem, false)?;
         tracing::info!(path = %dir.admin_cert().display(), "issued admin client certificate");
@@ -196,6 +214,20 @@ pub fn prepare(
         server_key_pem: read(&dir.server_key(), "cannot read the server key")?,
         created,
     })
+}
+
+/// The root CA's common name, unique per installation. Every Airlock CA used to be called
+/// "Airlock Root CA": a certificate from another installation then names a trusted issuer
+/// and fails as a signature mismatch (`bad_certificate`) instead of `unknown_issuer`.
+fn ca_common_name() -> String {
+    use std::hash::BuildHasher;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    // RandomState is seeded from the OS per process: enough to tell installations apart.
+    let tag = std::collections::hash_map::RandomState::new().hash_one((nanos, std::process::id()));
+    format!("Airlock Root CA {tag:016x}")
 }
 
 #[cfg(test)]
@@ -217,7 +249,12 @@ mod tests {
         assert!(!second.created);
         assert_eq!(first.ca_cert_pem, second.ca_cert_pem);
         assert_eq!(first.server_cert_pem, second.server_cert_pem);
-        let third = prepare(&dir, &["broker.plant.local".into()], KeyAlgorithm::EcdsaP256).unwrap();
+        let third = prepare(
+            &dir,
+            &["broker.plant.local".into()],
+            KeyAlgorithm::EcdsaP256,
+        )
+        .unwrap();
         assert_eq!(first.ca_cert_pem, third.ca_cert_pem);
         assert_ne!(first.server_cert_pem, third.server_cert_pem);
     }

@@ -102,7 +102,12 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut seen = std::collections::HashSet::new();
         for e in &self.endpoints {
-            if e.id.is_empty() || !e.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            if e.id.is_empty()
+                || !e
+                    .id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
                 return Err(ConfigError::Invalid(format!(
                     "endpoint id {:?} must be non-empty and use only letters, digits, '-' and '_'",
                     e.id
@@ -115,14 +120,21 @@ impl Config {
                 )));
             }
             if !seen.insert(e.id.clone()) {
-                return Err(ConfigError::Invalid(format!("endpoint id {:?} is used twice", e.id)));
+                return Err(ConfigError::Invalid(format!(
+                    "endpoint id {:?} is used twice",
+                    e.id
+                )));
             }
         }
         if self.endpoints.is_empty() {
-            return Err(ConfigError::Invalid("at least one [[endpoint]] is required".into()));
+            return Err(ConfigError::Invalid(
+                "at least one [[endpoint]] is required".into(),
+            ));
         }
         if self.mqtt.max_packet_size < 16 {
-            return Err(ConfigError::Invalid("mqtt.max_packet_size must be at least 16 bytes".into()));
+            return Err(ConfigError::Invalid(
+                "mqtt.max_packet_size must be at least 16 bytes".into(),
+            ));
         }
         Ok(())
     }

@@ -42,15 +42,18 @@ pub async fn accept_loop(ep: Endpoint, mut shutdown: watch::Receiver<bool>) {
         // Without TCP_NODELAY a TLS 1.3 handshake plus CONNECT stalls ~40 ms on Nagle + delayed ACK.
         let _ = tcp.set_nodelay(true);
         let sock = socket2::SockRef::from(&tcp);
-        let _ = sock.set_tcp_keepalive(&socket2::TcpKeepalive::new().with_time(Duration::from_secs(60)));
+        let _ = sock
+            .set_tcp_keepalive(&socket2::TcpKeepalive::new().with_time(Duration::from_secs(60)));
         let Ok(global) = ep.global_limit.clone().try_acquire_owned() else {
             tracing::warn!(endpoint = %ep.id, %peer, "connection refused: limits.max_connections reached");
-            metrics::counter!("airlock_connections_refused_total", "reason" => "global_limit").increment(1);
+            metrics::counter!("airlock_connections_refused_total", "reason" => "global_limit")
+                .increment(1);
             continue;
         };
         let Ok(local) = ep.endpoint_limit.clone().try_acquire_owned() else {
             tracing::warn!(endpoint = %ep.id, %peer, "connection refused: this endpoint's max_connections reached");
-            metrics::counter!("airlock_connections_refused_total", "reason" => "endpoint_limit").increment(1);
+            metrics::counter!("airlock_connections_refused_total", "reason" => "endpoint_limit")
+                .increment(1);
             continue;
         };
         let ep = ep.clone();
@@ -74,13 +77,15 @@ async fn serve(ep: &Endpoint, tcp: TcpStream, peer: SocketAddr) {
     let stream = match tokio::time::timeout(ep.handshake_timeout, acceptor.accept(tcp)).await {
         Err(_) => {
             tracing::info!(endpoint = %ep.id, %peer, "TLS handshake timed out (limits.tls_handshake_timeout_secs)");
-            metrics::counter!("airlock_tls_handshake_failures_total", "reason" => "timeout").increment(1);
+            metrics::counter!("airlock_tls_handshake_failures_total", "reason" => "timeout")
+                .increment(1);
             return;
         }
         Ok(Err(e)) => {
             let reason = tls::failure_reason(&e);
             tracing::info!(endpoint = %ep.id, %peer, reason, error = %e, "TLS handshake failed");
-            metrics::counter!("airlock_tls_handshake_failures_total", "reason" => reason).increment(1);
+            metrics::counter!("airlock_tls_handshake_failures_total", "reason" => reason)
+                .increment(1);
             return;
         }
         Ok(Ok(s)) => s,

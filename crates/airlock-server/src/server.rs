@@ -30,7 +30,9 @@ pub enum ServerError {
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
     /// A listener could not bind.
-    #[error("endpoint {id:?} cannot listen on {addr}: {source} (is another broker running there? change [[endpoint]] bind)")]
+    #[error(
+        "endpoint {id:?} cannot listen on {addr}: {source} (is another broker running there? change [[endpoint]] bind)"
+    )]
     Bind {
         /// Endpoint id.
         id: String,
@@ -118,7 +120,11 @@ pub async fn start(cfg: Config, data_root: &Path) -> Result<RunningServer, Serve
     for e in &cfg.endpoints {
         let listener = tokio::net::TcpListener::bind(e.bind)
             .await
-            .map_err(|source| ServerError::Bind { id: e.id.clone(), addr: e.bind, source })?;
+            .map_err(|source| ServerError::Bind {
+                id: e.id.clone(),
+                addr: e.bind,
+                source,
+            })?;
         let addr = listener.local_addr().map_err(|source| ServerError::Bind {
             id: e.id.clone(),
             addr: e.bind,
@@ -135,7 +141,13 @@ pub async fn start(cfg: Config, data_root: &Path) -> Result<RunningServer, Serve
         if !addr.ip().is_loopback() && addr.ip().is_unspecified() {
             tracing::warn!(endpoint = %e.id, %addr, "endpoint listens on every interface");
         }
-        let tls = e.tls.then(|| TlsAcceptor::from(if require { mutual.clone() } else { server_only.clone() }));
+        let tls = e.tls.then(|| {
+            TlsAcceptor::from(if require {
+                mutual.clone()
+            } else {
+                server_only.clone()
+            })
+        });
         endpoints.push(BoundEndpoint {
             id: e.id.clone(),
             protocol: "mqtt",
@@ -159,7 +171,11 @@ pub async fn start(cfg: Config, data_root: &Path) -> Result<RunningServer, Serve
     if cfg.metrics.enabled {
         let listener = metrics_http::bind(cfg.metrics.bind)
             .await
-            .map_err(|source| ServerError::Bind { id: "metrics".into(), addr: cfg.metrics.bind, source })?;
+            .map_err(|source| ServerError::Bind {
+                id: "metrics".into(),
+                addr: cfg.metrics.bind,
+                source,
+            })?;
         let addr = listener.local_addr().map_err(|source| ServerError::Bind {
             id: "metrics".into(),
             addr: cfg.metrics.bind,
@@ -180,7 +196,10 @@ pub async fn start(cfg: Config, data_root: &Path) -> Result<RunningServer, Serve
     let json = serde_json::to_string_pretty(&serde_json::json!({ "endpoints": endpoints }))
         .unwrap_or_default();
     airlock_pki::files::write_public(&data.endpoints(), json.as_bytes()).map_err(|source| {
-        ServerError::Write { path: data.endpoints().display().to_string(), source }
+        ServerError::Write {
+            path: data.endpoints().display().to_string(),
+            source,
+        }
     })?;
     Ok(RunningServer {
         broker,

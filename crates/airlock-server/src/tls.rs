@@ -36,9 +36,10 @@ pub fn server_config(
     m: &ServerMaterial,
     require_client_cert: bool,
 ) -> Result<Arc<rustls::ServerConfig>, TlsError> {
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(m.server_cert_pem.as_bytes())
-        .collect::<Result<_, _>>()
-        .map_err(|_| TlsError::Pem("server certificate"))?;
+    let chain: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_slice_iter(m.server_cert_pem.as_bytes())
+            .collect::<Result<_, _>>()
+            .map_err(|_| TlsError::Pem("server certificate"))?;
     let key = PrivateKeyDer::from_pem_slice(m.server_key_pem.as_bytes())
         .map_err(|_| TlsError::Pem("server key"))?;
     let builder = rustls::ServerConfig::builder_with_provider(provider())
@@ -52,7 +53,9 @@ pub fn server_config(
         let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
             .build()
             .map_err(|e| TlsError::Verifier(e.to_string()))?;
-        builder.with_client_cert_verifier(verifier).with_single_cert(chain, key)?
+        builder
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(chain, key)?
     } else {
         builder.with_no_client_auth().with_single_cert(chain, key)?
     };
@@ -72,9 +75,15 @@ pub fn failure_reason(e: &std::io::Error) -> &'static str {
     };
     match err {
         rustls::Error::NoCertificatesPresented => "no_client_certificate",
-        rustls::Error::InvalidCertificate(rustls::CertificateError::Expired) => "certificate_expired",
-        rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidYet) => "certificate_not_yet_valid",
-        rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer) => "unknown_issuer",
+        rustls::Error::InvalidCertificate(rustls::CertificateError::Expired) => {
+            "certificate_expired"
+        }
+        rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidYet) => {
+            "certificate_not_yet_valid"
+        }
+        rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer) => {
+            "unknown_issuer"
+        }
         rustls::Error::InvalidCertificate(_) => "bad_certificate",
         rustls::Error::NoApplicationProtocol => "alpn",
         rustls::Error::PeerIncompatible(_) => "incompatible",

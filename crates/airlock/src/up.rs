@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
 use airlock_server::config::LogFormat;
+use anyhow::{Context, Result};
 use tracing_subscriber::EnvFilter;
 
 pub fn run(data: &Path, config: Option<&Path>) -> Result<()> {
@@ -13,8 +13,16 @@ pub fn run(data: &Path, config: Option<&Path>) -> Result<()> {
         .context("invalid log.level filter")?;
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     match cfg.log.format {
-        LogFormat::Human => tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).init(),
-        LogFormat::Json => tracing_subscriber::fmt().json().with_env_filter(filter).with_writer(std::io::stderr).init(),
+        LogFormat::Human => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(ansi)
+            .with_writer(std::io::stderr)
+            .init(),
+        LogFormat::Json => tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init(),
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -27,7 +35,10 @@ pub fn run(data: &Path, config: Option<&Path>) -> Result<()> {
         print_banner(&server, data);
         wait_for_signal().await?;
         tracing::info!("shutting down: disconnecting clients and flushing the store");
-        server.shutdown().await.context("flushing the store at shutdown")?;
+        server
+            .shutdown()
+            .await
+            .context("flushing the store at shutdown")?;
         tracing::info!("stopped cleanly");
         Ok(())
     })
@@ -62,16 +73,34 @@ fn print_banner(server: &airlock_server::RunningServer, data: &Path) {
             ("mqtt", false) => "mqtt",
             _ => "http",
         };
-        let auth = if e.authentication == "certificate" { "client certificate required" } else { "NO AUTHENTICATION" };
-        let suffix = if e.protocol == "http" { "/metrics".to_string() } else { format!("  ({auth})") };
-        println!("  endpoint {:<14} {scheme}://{}:{}{suffix}", e.id, e.address, e.port);
+        let auth = if e.authentication == "certificate" {
+            "client certificate required"
+        } else {
+            "NO AUTHENTICATION"
+        };
+        let suffix = if e.protocol == "http" {
+            "/metrics".to_string()
+        } else {
+            format!("  ({auth})")
+        };
+        println!(
+            "  endpoint {:<14} {scheme}://{}:{}{suffix}",
+            e.id, e.address, e.port
+        );
     }
     println!("  endpoints file  {}", server.data.endpoints().display());
     println!("  root CA         {}", server.data.ca_cert().display());
-    if let Some(mqtt) = server.endpoints.iter().find(|e| e.protocol == "mqtt" && e.tls) {
+    if let Some(mqtt) = server
+        .endpoints
+        .iter()
+        .find(|e| e.protocol == "mqtt" && e.tls)
+    {
         println!();
         println!("Next: issue a device certificate, then subscribe and publish with it:");
-        println!("  airlock cert create --data {} --thing my-device --out ./my-device", data.display());
+        println!(
+            "  airlock cert create --data {} --thing my-device --out ./my-device",
+            data.display()
+        );
         println!(
             "  mosquitto_sub -h localhost -p {} --cafile ./my-device/root-ca.pem --cert ./my-device/my-device.cert.pem --key ./my-device/my-device.private.key -i my-device -t 'my-device/#' -v",
             mqtt.port

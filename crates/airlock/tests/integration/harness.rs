@@ -141,7 +141,10 @@ impl Airlock {
         let Some(mut c) = self.child.take() else {
             return false;
         };
-        let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(c.id().to_string())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Ok(Some(status)) = c.try_wait() {
@@ -183,7 +186,8 @@ impl Airlock {
     /// Text of the Prometheus metrics endpoint.
     pub fn metrics(&self) -> String {
         use std::io::{Read, Write};
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.metrics_port)).expect("metrics connect");
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.metrics_port))
+            .expect("metrics connect");
         let _ = s.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n");
         let mut out = String::new();
         let _ = s.read_to_string(&mut out);
@@ -222,7 +226,9 @@ pub fn client_tls(device: Option<&Device>, ca: &Path, alpn: &[&[u8]]) -> Arc<rus
                 .collect::<Result<_, _>>()
                 .expect("cert pem");
             let key = PrivateKeyDer::from_pem_file(&d.key).expect("key");
-            builder.with_client_auth_cert(chain, key).expect("client auth")
+            builder
+                .with_client_auth_cert(chain, key)
+                .expect("client auth")
         }
         None => builder.with_no_client_auth(),
     };
@@ -282,5 +288,381 @@ pub fn mosquitto_tls_args(a: &Airlock, device: &Device) -> Vec<String> {
 
 /// Whether the mosquitto clients are installed (`.ci/run` installs them).
 pub fn have_mosquitto_clients() -> bool {
-    Command::new("mosquitto_pub").arg("--help").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
+    Command::new("mosquitto_pub")
+        .arg("--help")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+// ---------------------------------------------------------------------------------------
+// Raw MQTT over TLS and rumqttc event pumps (used by clients.rs and semantics.rs).
+// ---------------------------------------------------------------------------------------
+
+/// Open a raw TLS connection offering the ALPN protocols `alpn`.
+pub async fn raw_tls_alpn(
+    port: u16,
+    device: Option<&Device>,
+    ca: &Path,
+    alpn: &[&[u8]],
+) -> std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    tcp.set_nodelay(true)?;
+    let connector = tokio_rustls::TlsConnector::from(client_tls(device, ca, alpn));
+    connector
+        .connect(ServerName::try_from("localhost").expect("name"), tcp)
+        .await
+}
+
+/// What a [`RawMqtt`] read from the broker.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // like `Packet` itself: one value at a time, never stored
+pub enum RawRecv {
+    /// One decoded packet.
+    Packet(airlock_mqtt::Packet),
+    /// Nothing arrived within the wait.
+    Timeout,
+    /// The broker closed the connection.
+    Closed,
+}
+
+/// A byte-level MQTT client over mutual TLS, encoding and decoding with `airlock_mqtt`.
+pub struct RawMqtt {
+    pub stream: tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
+    pub buf: bytes::BytesMut,
+    pub version: airlock_mqtt::ProtocolVersion,
+}
+
+/// A CONNECT for `client_id` with keep alive 30 s and no properties.
+pub fn raw_connect_packet(
+    version: airlock_mqtt::ProtocolVersion,
+    client_id: &str,
+    clean_start: bool,
+) -> airlock_mqtt::Connect {
+    airlock_mqtt::Connect {
+        protocol: version,
+        clean_start,
+        keep_alive: 30,
+        client_id: client_id.to_string(),
+        will: None,
+        username: None,
+        password: None,
+        properties: airlock_mqtt::Properties::default(),
+    }
+}
+
+/// Subscription options with `qos` and everything else at its default.
+pub fn raw_sub_options(qos: airlock_mqtt::QoS) -> airlock_mqtt::SubscriptionOptions {
+    airlock_mqtt::SubscriptionOptions {
+        qos,
+        no_local: false,
+        retain_as_published: false,
+        retain_handling: 0,
+    }
+}
+
+impl RawMqtt {
+    /// Wrap an established TLS stream.
+    pub fn new(
+        stream: tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
+        version: airlock_mqtt::ProtocolVersion,
+    ) -> RawMqtt {
+        RawMqtt {
+            stream,
+            buf: bytes::BytesMut::new(),
+            version,
+        }
+    }
+
+    /// Open a TLS connection as `device` (no MQTT yet).
+    pub async fn open(
+        a: &Airlock,
+        device: &Device,
+        version: airlock_mqtt::ProtocolVersion,
+    ) -> RawMqtt {
+        let s = raw_tls(a.port, Some(device), &device.ca)
+            .await
+            .expect("TLS connect");
+        RawMqtt::new(s, version)
+    }
+
+    /// Open, send `connect` and read the CONNACK.
+    pub async fn connect(
+        a: &Airlock,
+        device: &Device,
+        connect: airlock_mqtt::Connect,
+    ) -> (RawMqtt, airlock_mqtt::ConnAck) {
+        let mut c = RawMqtt::open(a, device, connect.protocol).await;
+        c.send(&airlock_mqtt::Packet::Connect(connect)).await;
+        match c.expect(Duration::from_secs(10)).await {
+            airlock_mqtt::Packet::ConnAck(ack) => (c, ack),
+            other => panic!("expected CONNACK, got {other:?}"),
+        }
+    }
+
+    /// Connect and insist on CONNACK success.
+    pub async fn connect_ok(
+        a: &Airlock,
+        device: &Device,
+        connect: airlock_mqtt::Connect,
+    ) -> (RawMqtt, airlock_mqtt::ConnAck) {
+        let (c, ack) = RawMqtt::connect(a, device, connect).await;
+        assert_eq!(ack.code, 0, "CONNACK refused: {ack:?}");
+        (c, ack)
+    }
+
+    /// Encode and write one packet.
+    pub async fn send(&mut self, p: &airlock_mqtt::Packet) {
+        use tokio::io::AsyncWriteExt;
+        let mut out = bytes::BytesMut::new();
+        airlock_mqtt::encode(p, self.version, &mut out).expect("encode");
+        self.stream.write_all(&out).await.expect("write");
+        self.stream.flush().await.expect("flush");
+    }
+
+    /// Read the next packet, waiting at most `within`.
+    pub async fn recv(&mut self, within: Duration) -> RawRecv {
+        use tokio::io::AsyncReadExt;
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            match airlock_mqtt::decode(&mut self.buf, self.version, 16 * 1024 * 1024) {
+                Ok(Some(p)) => return RawRecv::Packet(p),
+                Ok(None) => {}
+                Err(e) => panic!("broker sent bytes we cannot decode: {e}"),
+            }
+            self.buf.reserve(8192);
+            match tokio::time::timeout_at(deadline, self.stream.read_buf(&mut self.buf)).await {
+                Err(_) => return RawRecv::Timeout,
+                Ok(Ok(0)) | Ok(Err(_)) => return RawRecv::Closed,
+                Ok(Ok(_)) => {}
+            }
+        }
+    }
+
+    /// The next packet; panics on timeout or close.
+    pub async fn expect(&mut self, within: Duration) -> airlock_mqtt::Packet {
+        match self.recv(within).await {
+            RawRecv::Packet(p) => p,
+            other => panic!("expected a packet within {within:?}, got {other:?}"),
+        }
+    }
+
+    /// The next PUBLISH; panics on anything else.
+    pub async fn expect_publish(&mut self, within: Duration) -> airlock_mqtt::Publish {
+        match self.expect(within).await {
+            airlock_mqtt::Packet::Publish(p) => p,
+            other => panic!("expected PUBLISH, got {other:?}"),
+        }
+    }
+
+    /// Panics if any packet arrives within `within` (the connection may stay open).
+    pub async fn expect_nothing(&mut self, within: Duration) {
+        match self.recv(within).await {
+            RawRecv::Timeout => {}
+            RawRecv::Closed => panic!("connection closed while expecting silence"),
+            RawRecv::Packet(p) => panic!("expected nothing within {within:?}, got {p:?}"),
+        }
+    }
+
+    /// Panics unless the broker closes the connection within `within` (no packet first).
+    pub async fn expect_closed(&mut self, within: Duration) {
+        match self.recv(within).await {
+            RawRecv::Closed => {}
+            other => panic!("expected the broker to close the connection, got {other:?}"),
+        }
+    }
+
+    /// SUBSCRIBE to `filters` with packet id `pid` and `properties`; returns the SUBACK reason codes.
+    pub async fn subscribe_with(
+        &mut self,
+        pid: u16,
+        filters: Vec<(String, airlock_mqtt::SubscriptionOptions)>,
+        properties: airlock_mqtt::Properties,
+    ) -> Vec<u8> {
+        self.send(&airlock_mqtt::Packet::Subscribe(airlock_mqtt::Subscribe {
+            packet_id: pid,
+            filters,
+            properties,
+        }))
+        .await;
+        match self.expect(Duration::from_secs(10)).await {
+            airlock_mqtt::Packet::SubAck(s) => {
+                assert_eq!(s.packet_id, pid, "SUBACK packet id");
+                s.reasons
+            }
+            other => panic!("expected SUBACK, got {other:?}"),
+        }
+    }
+
+    /// SUBSCRIBE to one filter at `qos` and insist it is granted at `qos`.
+    pub async fn subscribe(&mut self, pid: u16, filter: &str, qos: airlock_mqtt::QoS) {
+        let reasons = self
+            .subscribe_with(
+                pid,
+                vec![(filter.to_string(), raw_sub_options(qos))],
+                airlock_mqtt::Properties::default(),
+            )
+            .await;
+        assert_eq!(reasons, vec![qos as u8], "SUBACK for {filter}");
+    }
+
+    /// PUBLISH and, for QoS 1, wait for a successful PUBACK (other packets arriving meanwhile are returned).
+    pub async fn publish(
+        &mut self,
+        topic: &str,
+        payload: &[u8],
+        qos: airlock_mqtt::QoS,
+        pid: u16,
+        properties: airlock_mqtt::Properties,
+    ) -> Vec<airlock_mqtt::Packet> {
+        let packet_id = (qos != airlock_mqtt::QoS::AtMostOnce).then_some(pid);
+        self.send(&airlock_mqtt::Packet::Publish(airlock_mqtt::Publish {
+            dup: false,
+            qos,
+            retain: false,
+            topic: topic.to_string(),
+            packet_id,
+            properties,
+            payload: bytes::Bytes::copy_from_slice(payload),
+        }))
+        .await;
+        let mut other = Vec::new();
+        if qos == airlock_mqtt::QoS::AtLeastOnce {
+            loop {
+                match self.expect(Duration::from_secs(10)).await {
+                    airlock_mqtt::Packet::PubAck(ack) if ack.packet_id == pid => {
+                        assert_eq!(ack.reason, 0, "PUBACK reason for {topic}: {ack:?}");
+                        break;
+                    }
+                    p => other.push(p),
+                }
+            }
+        }
+        other
+    }
+
+    /// PUBACK a received QoS 1 publish.
+    pub async fn puback(&mut self, pid: u16) {
+        self.send(&airlock_mqtt::Packet::PubAck(airlock_mqtt::PubAck {
+            packet_id: pid,
+            reason: 0,
+            properties: airlock_mqtt::Properties::default(),
+        }))
+        .await;
+    }
+
+    /// Send a normal DISCONNECT (reason 0).
+    pub async fn disconnect(&mut self) {
+        self.send(&airlock_mqtt::Packet::Disconnect(
+            airlock_mqtt::Disconnect {
+                reason: 0,
+                properties: airlock_mqtt::Properties::default(),
+            },
+        ))
+        .await;
+    }
+}
+
+/// Events of a rumqttc event loop polled in a background task; the task stops at the first
+/// error (no reconnect). Abort `task` to drop the connection without DISCONNECT.
+pub struct Events<E> {
+    pub rx: tokio::sync::mpsc::UnboundedReceiver<Result<E, String>>,
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+/// Start a rumqttc 3.1.1 client and pump its events.
+pub fn spawn_v4(opts: rumqttc::MqttOptions) -> (rumqttc::AsyncClient, Events<rumqttc::Event>) {
+    let (client, mut el) = rumqttc::AsyncClient::new(opts, 64);
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let task = tokio::spawn(async move {
+        loop {
+            match el.poll().await {
+                Ok(ev) => {
+                    if tx.send(Ok(ev)).is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e.to_string()));
+                    return;
+                }
+            }
+        }
+    });
+    (client, Events { rx, task })
+}
+
+/// Start a rumqttc MQTT 5 client and pump its events.
+pub fn spawn_v5(
+    opts: rumqttc::v5::MqttOptions,
+) -> (rumqttc::v5::AsyncClient, Events<rumqttc::v5::Event>) {
+    let (client, mut el) = rumqttc::v5::AsyncClient::new(opts, 64);
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let task = tokio::spawn(async move {
+        loop {
+            match el.poll().await {
+                Ok(ev) => {
+                    if tx.send(Ok(ev)).is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(format!("{e:?}")));
+                    return;
+                }
+            }
+        }
+    });
+    (client, Events { rx, task })
+}
+
+impl<E: std::fmt::Debug> Events<E> {
+    /// Wait for the first event `f` maps to `Some`; panics on timeout or on an event-loop error.
+    pub async fn wait_for<T>(
+        &mut self,
+        within: Duration,
+        what: &str,
+        mut f: impl FnMut(&E) -> Option<T>,
+    ) -> T {
+        let deadline = tokio::time::Instant::now() + within;
+        let mut seen = Vec::new();
+        loop {
+            match tokio::time::timeout_at(deadline, self.rx.recv()).await {
+                Err(_) => panic!("timed out after {within:?} waiting for {what}; saw {seen:?}"),
+                Ok(None) => panic!("event loop ended while waiting for {what}; saw {seen:?}"),
+                Ok(Some(Err(e))) => {
+                    panic!("event loop error while waiting for {what}: {e}; saw {seen:?}")
+                }
+                Ok(Some(Ok(ev))) => {
+                    if let Some(t) = f(&ev) {
+                        return t;
+                    }
+                    seen.push(format!("{ev:?}"));
+                }
+            }
+        }
+    }
+
+    /// Every event `f` maps to `Some` during `within` (stops early if the loop ends).
+    pub async fn collect_for<T>(
+        &mut self,
+        within: Duration,
+        mut f: impl FnMut(&E) -> Option<T>,
+    ) -> Vec<T> {
+        let deadline = tokio::time::Instant::now() + within;
+        let mut out = Vec::new();
+        while let Ok(Some(Ok(ev))) = tokio::time::timeout_at(deadline, self.rx.recv()).await {
+            if let Some(t) = f(&ev) {
+                out.push(t);
+            }
+        }
+        out
+    }
+
+    /// Abort the event loop task and wait until it (and its socket) is gone.
+    pub async fn kill(self) {
+        self.task.abort();
+        let _ = self.task.await;
+    }
 }
