@@ -360,6 +360,7 @@ impl Broker {
             reason: airlock_mqtt::reason::SESSION_TAKEN_OVER,
             lifecycle: "DUPLICATE_CLIENTID",
         };
+        let mut generation = 0;
         if let Some(existing) = existing {
             let mut s = lock(&existing);
             if let Some(old) = s.link.take() {
@@ -373,46 +374,27 @@ impl Broker {
                 s.protocol = protocol;
                 s.expiry_interval = expiry_interval;
                 if s.persistent() {
-                    ops.push(Op::PutSession {
-                        client_id: client_id.to_string(),
-                        value: persist::encode(&s.record()),
-                    });
+                    ops.push(s.save_op());
                 }
                 drop(s);
                 return (existing, true, ops);
             }
             // Clean start: the old session and everything queued for it ends here.
-            let generation = s.generation;
+            generation = s.generation + 1;
             self.remove_subscriptions(&s);
             metrics::gauge!(m::QUEUED).decrement(s.queue.len() as f64);
             drop(s);
             ops.push(Op::DeleteSession {
                 client_id: client_id.to_string(),
             });
-            let id: Arc<str> = Arc::from(client_id);
-            let mut fresh = Session::new(id.clone(), protocol, expiry_interval);
-            fresh.generation = generation + 1;
-            fresh.link = Some(link);
-            fresh.offline_since = None;
-            if fresh.persistent() {
-                ops.push(Op::PutSession {
-                    client_id: client_id.to_string(),
-                    value: persist::encode(&fresh.record()),
-                });
-            }
-            let fresh = Arc::new(Mutex::new(fresh));
-            sessions.insert(id, fresh.clone());
-            return (fresh, false, ops);
         }
         let id: Arc<str> = Arc::from(client_id);
         let mut fresh = Session::new(id.clone(), protocol, expiry_interval);
+        fresh.generation = generation;
         fresh.link = Some(link);
         fresh.offline_since = None;
         if fresh.persistent() {
-            ops.push(Op::PutSession {
-                client_id: client_id.to_string(),
-                value: persist::encode(&fresh.record()),
-            });
+            ops.push(fresh.save_op());
         }
         let fresh = Arc::new(Mutex::new(fresh));
         sessions.insert(id, fresh.clone());

@@ -434,22 +434,27 @@ impl Conn {
                 self.drain_session();
             }
             if !self.out.is_empty() {
+                // A connection that is ending gets one short chance to take its DISCONNECT.
+                let limit = if ending.is_some() {
+                    Duration::from_secs(1)
+                } else {
+                    write_timeout
+                };
                 let n = self.out.len();
-                match tokio::time::timeout(write_timeout, async {
+                let written = tokio::time::timeout(limit, async {
                     writer.write_all(&self.out).await?;
                     writer.flush().await
                 })
-                .await
-                {
-                    Ok(Ok(())) => {
-                        metrics::counter!(m::BYTES_OUT).increment(n as u64);
-                        self.out.clear();
-                    }
-                    Ok(Err(e)) => {
+                .await;
+                self.out.clear();
+                match (written, ending.take()) {
+                    (_, Some(e)) => break e,
+                    (Ok(Ok(())), None) => metrics::counter!(m::BYTES_OUT).increment(n as u64),
+                    (Ok(Err(e)), None) => {
                         tracing::debug!(client_id = %self.client_id, error = %e, "write failed");
                         break Ending::server("CONNECTION_LOST");
                     }
-                    Err(_) => {
+                    (Err(_), None) => {
                         tracing::warn!(client_id = %self.client_id, "client stopped reading: write blocked for {}s (mqtt.write_timeout_secs); disconnecting", write_timeout.as_secs());
                         metrics::counter!(m::DISCONNECTS, "reason" => "write_stalled").increment(1);
                         break Ending::server("CONNECTION_LOST");
@@ -464,23 +469,13 @@ impl Conn {
                 kick = self.kick_rx.recv() => {
                     let kick = kick.unwrap_or(Kick { reason: rc::SESSION_TAKEN_OVER, lifecycle: "DUPLICATE_CLIENTID" });
                     self.send_disconnect(kick.reason, None);
-                    let _ = tokio::time::timeout(Duration::from_secs(1), async {
-                        writer.write_all(&self.out).await?;
-                        writer.flush().await
-                    }).await;
-                    self.out.clear();
-                    break Ending::server(kick.lifecycle);
+                    ending = Some(Ending::server(kick.lifecycle));
                 }
                 _ = shutdown.changed() => {
                     self.send_disconnect(rc::SERVER_SHUTTING_DOWN, Some("server shutting down".into()));
-                    let _ = tokio::time::timeout(Duration::from_secs(1), async {
-                        writer.write_all(&self.out).await?;
-                        writer.flush().await
-                    }).await;
-                    self.out.clear();
                     // A restart is not the device failing: wills are kept for persistent
                     // sessions' devices to reconnect, not fired at every client on shutdown.
-                    break Ending { lifecycle: "SERVER_INITIATED_DISCONNECT", client_initiated: false, publish_will: false };
+                    ending = Some(Ending { lifecycle: "SERVER_INITIATED_DISCONNECT", client_initiated: false, publish_will: false });
                 }
                 res = front_commit(&mut self.pending) => {
                     self.complete_front(res);
@@ -509,11 +504,7 @@ impl Conn {
                     tracing::info!(client_id = %self.client_id, "keep alive expired (no packet for 1.5 x keep alive); disconnecting");
                     metrics::counter!(m::DISCONNECTS, "reason" => "keep_alive").increment(1);
                     self.send_disconnect(rc::KEEP_ALIVE_TIMEOUT, None);
-                    let _ = tokio::time::timeout(Duration::from_secs(1), async {
-                        writer.write_all(&self.out).await?;
-                        writer.flush().await
-                    }).await;
-                    break Ending::server("MQTT_KEEP_ALIVE_TIMEOUT");
+                    ending = Some(Ending::server("MQTT_KEEP_ALIVE_TIMEOUT"));
                 }
             }
         };
@@ -893,10 +884,7 @@ impl Conn {
         }
         let mut ops = Vec::new();
         if changed && s.persistent() {
-            ops.push(Op::PutSession {
-                client_id: s.client_id.to_string(),
-                value: persist::encode(&s.record()),
-            });
+            ops.push(s.save_op());
         }
         drop(s);
         let mut properties = Properties::default();
@@ -931,10 +919,7 @@ impl Conn {
         }
         let mut ops = Vec::new();
         if changed && s.persistent() {
-            ops.push(Op::PutSession {
-                client_id: s.client_id.to_string(),
-                value: persist::encode(&s.record()),
-            });
+            ops.push(s.save_op());
         }
         drop(s);
         if self.version == ProtocolVersion::V311 {
@@ -965,10 +950,7 @@ impl Conn {
             let mut s = lock(&self.session);
             s.expiry_interval = new;
             let op = if new > 0 {
-                Op::PutSession {
-                    client_id: s.client_id.to_string(),
-                    value: persist::encode(&s.record()),
-                }
+                s.save_op()
             } else {
                 Op::DeleteSession {
                     client_id: s.client_id.to_string(),

@@ -157,6 +157,14 @@ impl Session {
         s
     }
 
+    /// The store write that saves this session's record.
+    pub fn save_op(&self) -> airlock_store::Op {
+        airlock_store::Op::PutSession {
+            client_id: self.client_id.to_string(),
+            value: crate::persist::encode(&self.record()),
+        }
+    }
+
     pub fn record(&self) -> SessionRecord {
         let mut subscriptions: Vec<SubscriptionRecord> = self
             .subscriptions
