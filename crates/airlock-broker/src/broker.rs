@@ -325,12 +325,18 @@ impl Broker {
             }
             Err(_) => {
                 metrics::counter!(m::DROPPED, "reason" => "queue_full").increment(1);
-                tracing::warn!(
-                    client_id = %s.client_id,
-                    queued = s.queue.len(),
-                    queued_bytes = s.queued_bytes,
-                    "session queue full; message dropped for this client (raise mqtt.max_queued_messages / max_queued_bytes if this is expected)"
-                );
+                s.dropped += 1;
+                // Every drop is counted; the log says so at the first drop and every 1000th
+                // after it, so a flood cannot turn into a flood of log lines.
+                if s.dropped % 1000 == 1 {
+                    tracing::warn!(
+                        client_id = %s.client_id,
+                        queued = s.queue.len(),
+                        queued_bytes = s.queued_bytes,
+                        dropped_total = s.dropped,
+                        "session queue full; message dropped for this client (raise mqtt.max_queued_messages / max_queued_bytes if this is expected)"
+                    );
+                }
                 if cfg.overflow == OverflowPolicy::Disconnect
                     && let Some(link) = &s.link
                 {

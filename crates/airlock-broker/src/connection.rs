@@ -38,6 +38,9 @@ const READ_CHUNK: usize = 8 * 1024;
 /// Stop draining the session into the write buffer past this many bytes per loop turn.
 const WRITE_BATCH: usize = 64 * 1024;
 
+/// Broker-originated event topics; a client publishing there could forge lifecycle events.
+const RESERVED_PREFIX: &str = "$aws/events/";
+
 /// Why a connection ended, for the will, the lifecycle event and the log.
 #[derive(Debug, Clone, Copy)]
 struct Ending {
@@ -642,6 +645,10 @@ impl Conn {
             }
         } else if p.topic.is_empty() {
             return self.protocol_error("PUBLISH with an empty topic and no topic alias");
+        }
+        if p.topic.starts_with(RESERVED_PREFIX) {
+            let why = format!("topics under {RESERVED_PREFIX} are published by the broker only");
+            return self.refuse_publish(&p, rc::NOT_AUTHORIZED, why);
         }
         if p.topic.len() > cfg.max_topic_len {
             let why = format!(

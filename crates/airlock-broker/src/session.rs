@@ -94,6 +94,8 @@ pub struct Session {
     pub awaiting_rel: HashSet<u16>,
     /// Bumped on every connect, so a delayed will of an older connection can tell it is stale.
     pub generation: u64,
+    /// Messages dropped for this session because its queue was full.
+    pub dropped: u64,
 }
 
 impl Session {
@@ -112,6 +114,7 @@ impl Session {
             offline_since: Some(Instant::now()),
             awaiting_rel: HashSet::new(),
             generation: 0,
+            dropped: 0,
         }
     }
 
