@@ -1,316 +1,51 @@
 //! Malformed, hostile and misbehaving clients over the wire. Each case checks the
 //! protocol-correct reaction (the exact v5 DISCONNECT reason code, or a silent close), and
 //! that the broker is still alive and still accepts a fresh, valid client afterwards.
-//!
-//! Also home of `RawMqtt`, a byte-level MQTT client over TLS or TCP built on the
-//! `airlock_mqtt` codec, used by `durability.rs` too.
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use airlock_mqtt::reason as rc;
-use airlock_mqtt::{
-    ConnAck, Connect, Disconnect, Packet, Properties, ProtocolVersion, PubAck, Publish, QoS,
-    SubAck, Subscribe, SubscriptionOptions, decode, encode,
-};
-use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use airlock_mqtt::{Packet, Properties, ProtocolVersion, QoS};
+use tokio::io::AsyncReadExt;
 use tokio::time::Instant;
 
-use crate::harness::{Airlock, Device, raw_tls};
+use crate::harness::{
+    Airlock, Device, RawMqtt, Rx, WAIT, assert_serving, connect_packet, encode_packet, metric,
+    publish_packet, raw_tls, subscribe_packet, wait_metric,
+};
 
 const V5: ProtocolVersion = ProtocolVersion::V5;
 const V311: ProtocolVersion = ProtocolVersion::V311;
-/// Upper bound for any single expected reaction (never a speed assertion: only a hang fails).
-const WAIT: Duration = Duration::from_secs(10);
 
-// ---------------------------------------------------------------------------------------
-// A raw MQTT client.
-// ---------------------------------------------------------------------------------------
-
-pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
-
-/// What one read attempt produced.
-// Packet is large (CONNECT); not worth boxing in a test helper.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug)]
-pub(crate) enum Rx {
-    Packet(Packet),
-    /// EOF, TLS close, reset or broken pipe.
-    Closed,
-    Timeout,
-    /// Bytes that do not decode, or another read error (e.g. a TLS alert).
-    Error(String),
-}
-
-/// A byte-level MQTT client: encode/decode with `airlock_mqtt`, or write any bytes at all.
-pub(crate) struct RawMqtt {
-    io: Box<dyn Io>,
-    buf: BytesMut,
-    pub version: ProtocolVersion,
-}
-
-static PROBE: AtomicU32 = AtomicU32::new(0);
-
-pub(crate) fn connect_packet(
-    client_id: &str,
+/// A fresh client `id` writes `bytes`; the broker must close the connection as
+/// [`RawMqtt::expect_close`] checks: with exactly DISCONNECT `reason`, or (`None`) silently.
+async fn closes_after(
+    a: &Airlock,
+    dev: &Device,
     version: ProtocolVersion,
-    clean: bool,
-    expiry: Option<u32>,
-) -> Packet {
-    let properties = Properties {
-        session_expiry_interval: expiry,
-        ..Properties::default()
-    };
-    Packet::Connect(Connect {
-        protocol: version,
-        clean_start: clean,
-        keep_alive: 60,
-        client_id: client_id.to_string(),
-        will: None,
-        username: None,
-        password: None,
-        properties,
-    })
+    id: &str,
+    bytes: &[u8],
+    reason: Option<u8>,
+) {
+    let mut c = RawMqtt::client(a, dev, version, id).await;
+    c.write_raw(bytes).await;
+    c.expect_close(reason).await;
 }
 
-pub(crate) fn publish_packet(
-    topic: &str,
-    payload: impl Into<Bytes>,
-    qos: QoS,
-    packet_id: Option<u16>,
-    retain: bool,
-) -> Packet {
-    Packet::Publish(Publish {
-        dup: false,
-        qos,
-        retain,
-        topic: topic.to_string(),
-        packet_id,
-        properties: Properties::default(),
-        payload: payload.into(),
-    })
+/// A TLS connection that has sent no CONNECT writes `bytes` (then half-closes if
+/// `half_close`); the broker must close it without sending any packet.
+async fn closed_before_connect(a: &Airlock, dev: &Device, bytes: &[u8], half_close: bool) {
+    let mut c = RawMqtt::tls(a, dev, V5).await;
+    c.write_raw(bytes).await;
+    if half_close {
+        c.shutdown().await;
+    }
+    c.expect_close(None).await;
 }
 
-pub(crate) fn puback(packet_id: u16) -> Packet {
-    Packet::PubAck(PubAck {
-        packet_id,
-        reason: rc::SUCCESS,
-        properties: Properties::default(),
-    })
-}
-
-pub(crate) fn encode_packet(p: &Packet, version: ProtocolVersion) -> Vec<u8> {
-    let mut out = BytesMut::new();
-    encode(p, version, &mut out).expect("encode");
-    out.to_vec()
-}
-
-impl RawMqtt {
-    pub fn new(io: Box<dyn Io>, version: ProtocolVersion) -> RawMqtt {
-        RawMqtt {
-            io,
-            buf: BytesMut::with_capacity(16 * 1024),
-            version,
-        }
-    }
-
-    /// A mutual-TLS connection to `a`'s default endpoint; nothing sent yet.
-    pub async fn tls(a: &Airlock, dev: &Device, version: ProtocolVersion) -> RawMqtt {
-        let s = tokio::time::timeout(WAIT, raw_tls(a.port, Some(dev), &dev.ca))
-            .await
-            .expect("TLS handshake timed out")
-            .expect("TLS handshake");
-        RawMqtt::new(Box::new(s), version)
-    }
-
-    /// A plain TCP connection; nothing sent yet.
-    pub async fn tcp(port: u16, version: ProtocolVersion) -> RawMqtt {
-        let s = tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .expect("TCP connect");
-        s.set_nodelay(true).expect("nodelay");
-        RawMqtt::new(Box::new(s), version)
-    }
-
-    /// TLS connect, send CONNECT, read CONNACK (any code).
-    pub async fn connect(
-        a: &Airlock,
-        dev: &Device,
-        client_id: &str,
-        version: ProtocolVersion,
-        clean: bool,
-        expiry: Option<u32>,
-    ) -> (RawMqtt, ConnAck) {
-        let mut c = RawMqtt::tls(a, dev, version).await;
-        c.send(&connect_packet(client_id, version, clean, expiry))
-            .await;
-        let ack = c.expect_connack().await;
-        (c, ack)
-    }
-
-    pub async fn expect_connack(&mut self) -> ConnAck {
-        match self.recv(WAIT).await {
-            Rx::Packet(Packet::ConnAck(ack)) => ack,
-            other => panic!("expected CONNACK, got {other:?}"),
-        }
-    }
-
-    pub async fn try_write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        self.io.write_all(bytes).await?;
-        self.io.flush().await
-    }
-
-    pub async fn write_raw(&mut self, bytes: &[u8]) {
-        tokio::time::timeout(WAIT, self.try_write(bytes))
-            .await
-            .expect("write timed out")
-            .expect("write");
-    }
-
-    pub async fn try_send(&mut self, p: &Packet) -> std::io::Result<()> {
-        let bytes = encode_packet(p, self.version);
-        self.try_write(&bytes).await
-    }
-
-    pub async fn send(&mut self, p: &Packet) {
-        let bytes = encode_packet(p, self.version);
-        self.write_raw(&bytes).await;
-    }
-
-    /// Half-close: TLS close_notify / TCP FIN.
-    pub async fn shutdown(&mut self) {
-        let _ = tokio::time::timeout(WAIT, self.io.shutdown()).await;
-    }
-
-    /// The next packet, or what happened instead within `wait`.
-    pub async fn recv(&mut self, wait: Duration) -> Rx {
-        let deadline = Instant::now() + wait;
-        loop {
-            match decode(&mut self.buf, self.version, usize::MAX) {
-                Ok(Some(p)) => return Rx::Packet(p),
-                Ok(None) => {}
-                Err(e) => return Rx::Error(format!("undecodable bytes from the broker: {e}")),
-            }
-            self.buf.reserve(16 * 1024);
-            match tokio::time::timeout_at(deadline, self.io.read_buf(&mut self.buf)).await {
-                Err(_) => return Rx::Timeout,
-                Ok(Ok(0)) => return Rx::Closed,
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => {
-                    use std::io::ErrorKind::*;
-                    return match e.kind() {
-                        UnexpectedEof | ConnectionReset | ConnectionAborted | BrokenPipe => {
-                            Rx::Closed
-                        }
-                        _ => Rx::Error(format!("read error: {e}")),
-                    };
-                }
-            }
-        }
-    }
-
-    /// v5 with `Some(code)`: exactly a DISCONNECT with `code`, then the close.
-    /// `None`: the connection is closed without any packet.
-    pub async fn expect_close(&mut self, reason: Option<u8>) {
-        if let Some(code) = reason {
-            match self.recv(WAIT).await {
-                Rx::Packet(Packet::Disconnect(d)) => assert_eq!(
-                    d.reason, code,
-                    "DISCONNECT reason 0x{:02X}, expected 0x{code:02X} ({:?})",
-                    d.reason, d.properties.reason_string
-                ),
-                other => panic!("expected DISCONNECT 0x{code:02X}, got {other:?}"),
-            }
-        }
-        match self.recv(WAIT).await {
-            Rx::Closed => {}
-            other => panic!("expected the broker to close the connection, got {other:?}"),
-        }
-    }
-
-    pub async fn subscribe(&mut self, filter: &str, qos: QoS, packet_id: u16) -> SubAck {
-        let opts = SubscriptionOptions {
-            qos,
-            no_local: false,
-            retain_as_published: false,
-            retain_handling: 0,
-        };
-        self.send(&Packet::Subscribe(Subscribe {
-            packet_id,
-            filters: vec![(filter.to_string(), opts)],
-            properties: Properties::default(),
-        }))
-        .await;
-        match self.recv(WAIT).await {
-            Rx::Packet(Packet::SubAck(s)) => {
-                assert_eq!(s.packet_id, packet_id);
-                s
-            }
-            other => panic!("expected SUBACK, got {other:?}"),
-        }
-    }
-
-    pub async fn disconnect(&mut self) {
-        let _ = self
-            .try_send(&Packet::Disconnect(Disconnect {
-                reason: rc::SUCCESS,
-                properties: Properties::default(),
-            }))
-            .await;
-        self.shutdown().await;
-    }
-}
-
-/// The sum of every sample of `series` (metric name with its exact label set, e.g.
-/// `airlock_messages_dropped_total{reason="queue_full"}`); 0 when absent.
-pub(crate) fn metric(text: &str, series: &str) -> f64 {
-    text.lines()
-        .filter_map(|l| l.strip_prefix(series))
-        .filter(|rest| rest.starts_with(' '))
-        .filter_map(|rest| rest.split_whitespace().next()?.parse::<f64>().ok())
-        .fold(0.0, |a, b| a + b)
-}
-
-/// Poll `a.metrics()` until `series` is at least `min`, for at most `wait`; returns the last value.
-pub(crate) async fn wait_metric(a: &Airlock, series: &str, min: f64, wait: Duration) -> f64 {
-    let deadline = Instant::now() + wait;
-    loop {
-        let v = metric(&a.metrics(), series);
-        if v >= min || Instant::now() > deadline {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// The broker process is up, and a fresh, valid v5 client gets CONNACK 0 and can ping.
-pub(crate) async fn assert_serving(a: &mut Airlock, dev: &Device) {
-    assert!(a.alive(), "broker process died; log:\n{}", a.log());
-    let id = format!("probe-{}", PROBE.fetch_add(1, Ordering::Relaxed));
-    let (mut c, ack) = RawMqtt::connect(a, dev, &id, V5, true, None).await;
-    assert_eq!(ack.code, rc::SUCCESS, "probe client refused: {ack:?}");
-    c.send(&Packet::PingReq).await;
-    match c.recv(WAIT).await {
-        Rx::Packet(Packet::PingResp) => {}
-        other => panic!("probe client expected PINGRESP, got {other:?}"),
-    }
-    c.disconnect().await;
-    assert!(a.alive(), "broker process died; log:\n{}", a.log());
-}
-
-/// A connected v5 client.
-async fn v5_client(a: &Airlock, dev: &Device, id: &str) -> RawMqtt {
-    let (c, ack) = RawMqtt::connect(a, dev, id, V5, true, None).await;
-    assert_eq!(ack.code, rc::SUCCESS, "{ack:?}");
-    c
-}
-
-async fn v311_client(a: &Airlock, dev: &Device, id: &str) -> RawMqtt {
-    let (c, ack) = RawMqtt::connect(a, dev, id, V311, true, None).await;
-    assert_eq!(ack.code, rc::SUCCESS, "{ack:?}");
-    c
+/// The encoded CONNECT of a clean-start client `id`.
+fn connect_bytes(version: ProtocolVersion, id: &str) -> Vec<u8> {
+    encode_packet(&Packet::Connect(connect_packet(version, id, true)), version)
 }
 
 /// A remaining length as an MQTT variable byte integer.
@@ -362,14 +97,12 @@ fn rss_kib(a: &Airlock) -> u64 {
 async fn truncated_connect_is_closed_without_connack() {
     let mut a = Airlock::start("[mqtt]\nconnect_timeout_secs = 1\n");
     let dev = a.device("trunc");
-    let mut full = encode_packet(&connect_packet("trunc-1", V5, true, None), V5);
+    let mut full = connect_bytes(V5, "trunc-1");
     assert!(full[1] < 100, "short CONNECT expected");
     full[1] += 20; // promise 20 bytes that never come
 
     // Silent client: only the connect timeout can end this.
-    let mut c = RawMqtt::tls(&a, &dev, V5).await;
-    c.write_raw(&full).await;
-    c.expect_close(None).await;
+    closed_before_connect(&a, &dev, &full, false).await;
     assert!(
         a.log().contains("no CONNECT within 1s"),
         "expected the connect timeout to close the connection; log:\n{}",
@@ -378,10 +111,7 @@ async fn truncated_connect_is_closed_without_connack() {
     assert_serving(&mut a, &dev).await;
 
     // Half-closing client: the broker sees EOF in the middle of the packet.
-    let mut c = RawMqtt::tls(&a, &dev, V5).await;
-    c.write_raw(&full).await;
-    c.shutdown().await;
-    c.expect_close(None).await;
+    closed_before_connect(&a, &dev, &full, true).await;
     assert_serving(&mut a, &dev).await;
 }
 
@@ -392,14 +122,10 @@ async fn five_byte_remaining_length_is_malformed() {
     let dev = a.device("len");
     let bad = [0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F];
 
-    let mut c = v5_client(&a, &dev, "len-v5").await;
-    c.write_raw(&bad).await;
-    c.expect_close(Some(rc::MALFORMED_PACKET)).await;
+    closes_after(&a, &dev, V5, "len-v5", &bad, Some(rc::MALFORMED_PACKET)).await;
     assert_serving(&mut a, &dev).await;
 
-    let mut c = v311_client(&a, &dev, "len-v311").await;
-    c.write_raw(&bad).await;
-    c.expect_close(None).await;
+    closes_after(&a, &dev, V311, "len-v311", &bad, None).await;
     assert_serving(&mut a, &dev).await;
 }
 
@@ -408,19 +134,24 @@ async fn five_byte_remaining_length_is_malformed() {
 async fn invalid_utf8_topic_is_malformed() {
     let mut a = Airlock::start("");
     let dev = a.device("utf8");
-    let mut sub = v5_client(&a, &dev, "utf8-sub").await;
-    sub.subscribe("#", QoS::AtMostOnce, 1).await;
+    let mut sub = RawMqtt::client(&a, &dev, V5, "utf8-sub").await;
+    sub.subscribe(1, "#", QoS::AtMostOnce).await;
 
     for topic in [&b"bad/\xC3\x28"[..], &b"bad/\xFF"[..], &b"bad/\x00nul"[..]] {
-        let mut c = v5_client(&a, &dev, "utf8-pub").await;
-        c.write_raw(&raw_v5_publish(topic, b"x")).await;
-        c.expect_close(Some(rc::MALFORMED_PACKET)).await;
+        let publish = raw_v5_publish(topic, b"x");
+        closes_after(
+            &a,
+            &dev,
+            V5,
+            "utf8-pub",
+            &publish,
+            Some(rc::MALFORMED_PACKET),
+        )
+        .await;
         assert_serving(&mut a, &dev).await;
     }
-    match sub.recv(Duration::from_millis(500)).await {
-        Rx::Timeout => {}
-        other => panic!("subscriber on # got {other:?} from an invalid PUBLISH"),
-    }
+    // Nothing of an invalid PUBLISH reaches the subscriber on #.
+    sub.expect_nothing(Duration::from_millis(500)).await;
 }
 
 /// 4. Wildcards in a PUBLISH topic name: the codec calls it malformed, the broker sends 0x81;
@@ -429,51 +160,41 @@ async fn invalid_utf8_topic_is_malformed() {
 async fn wildcard_publish_topic_is_refused() {
     let mut a = Airlock::start("");
     let dev = a.device("wild");
-    let mut sub = v5_client(&a, &dev, "wild-sub").await;
-    sub.subscribe("#", QoS::AtMostOnce, 1).await;
+    let mut sub = RawMqtt::client(&a, &dev, V5, "wild-sub").await;
+    sub.subscribe(1, "#", QoS::AtMostOnce).await;
 
     for topic in ["a/+/b", "a/#", "+", "#"] {
-        let mut c = v5_client(&a, &dev, "wild-pub").await;
-        c.write_raw(&raw_v5_publish(topic.as_bytes(), b"should not route"))
-            .await;
-        c.expect_close(Some(rc::MALFORMED_PACKET)).await;
+        let publish = raw_v5_publish(topic.as_bytes(), b"should not route");
+        closes_after(
+            &a,
+            &dev,
+            V5,
+            "wild-pub",
+            &publish,
+            Some(rc::MALFORMED_PACKET),
+        )
+        .await;
 
-        let mut c = v311_client(&a, &dev, "wild-pub-311").await;
         let mut p = encode_packet(
-            &publish_packet("a/b", &b"x"[..], QoS::AtMostOnce, None, false),
+            &publish_packet("a/b", b"x", QoS::AtMostOnce, 0, false),
             V311,
         );
         // Same length, wildcard topic: "a/b" -> "a/#".
         let at = p.iter().rposition(|&b| b == b'b').expect("topic byte");
         p[at] = b'#';
-        c.write_raw(&p).await;
-        c.expect_close(None).await;
+        closes_after(&a, &dev, V311, "wild-pub-311", &p, None).await;
         assert_serving(&mut a, &dev).await;
     }
     // Positive control: the subscriber does receive a valid publish, and only that one.
-    let mut c = v5_client(&a, &dev, "wild-ok").await;
-    c.send(&publish_packet(
-        "a/x/b",
-        &b"valid"[..],
-        QoS::AtMostOnce,
-        None,
-        false,
-    ))
-    .await;
-    match sub.recv(WAIT).await {
-        Rx::Packet(Packet::Publish(p)) => {
-            assert_eq!(
-                p.topic, "a/x/b",
-                "subscriber on # received a message from a wildcard PUBLISH: {p:?}"
-            );
-            assert_eq!(&p.payload[..], b"valid");
-        }
-        other => panic!("subscriber expected the control message, got {other:?}"),
-    }
-    match sub.recv(Duration::from_millis(300)).await {
-        Rx::Timeout => {}
-        other => panic!("unexpected {other:?}"),
-    }
+    let mut c = RawMqtt::client(&a, &dev, V5, "wild-ok").await;
+    c.publish("a/x/b", b"valid", QoS::AtMostOnce, 0).await;
+    let p = sub.expect_publish().await;
+    assert_eq!(
+        p.topic, "a/x/b",
+        "subscriber on # received a message from a wildcard PUBLISH: {p:?}"
+    );
+    assert_eq!(&p.payload[..], b"valid");
+    sub.expect_nothing(Duration::from_millis(300)).await;
 }
 
 /// 5. A PUBLISH announcing more than max_packet_size is refused from its fixed header alone.
@@ -481,8 +202,7 @@ async fn wildcard_publish_topic_is_refused() {
 async fn oversized_packet_refused_before_body() {
     let mut a = Airlock::start("[mqtt]\nmax_packet_size = 2048\n");
     let dev = a.device("big");
-    let (mut c, ack) = RawMqtt::connect(&a, &dev, "big-v5", V5, true, None).await;
-    assert_eq!(ack.code, rc::SUCCESS);
+    let (mut c, ack) = RawMqtt::connect_ok(&a, &dev, connect_packet(V5, "big-v5", true)).await;
     assert_eq!(
         ack.properties.maximum_packet_size,
         Some(2048),
@@ -495,15 +215,19 @@ async fn oversized_packet_refused_before_body() {
     assert_serving(&mut a, &dev).await;
 
     // 3.1.1: the same, closed without a packet.
-    let mut c = v311_client(&a, &dev, "big-v311").await;
-    c.write_raw(&header).await;
-    c.expect_close(None).await;
+    closes_after(&a, &dev, V311, "big-v311", &header, None).await;
 
     // Just over the limit with the body actually sent: refused too.
-    let mut c = v5_client(&a, &dev, "big-v5b").await;
-    c.write_raw(&raw_v5_publish(b"big", &vec![b'x'; 2048]))
-        .await;
-    c.expect_close(Some(rc::PACKET_TOO_LARGE)).await;
+    let publish = raw_v5_publish(b"big", &[b'x'; 2048]);
+    closes_after(
+        &a,
+        &dev,
+        V5,
+        "big-v5b",
+        &publish,
+        Some(rc::PACKET_TOO_LARGE),
+    )
+    .await;
     assert_serving(&mut a, &dev).await;
 }
 
@@ -512,13 +236,11 @@ async fn oversized_packet_refused_before_body() {
 async fn second_connect_is_protocol_error() {
     let mut a = Airlock::start("");
     let dev = a.device("twice");
-    let mut c = v5_client(&a, &dev, "twice").await;
-    c.send(&connect_packet("twice", V5, true, None)).await;
-    c.expect_close(Some(rc::PROTOCOL_ERROR)).await;
+    let again = connect_bytes(V5, "twice");
+    closes_after(&a, &dev, V5, "twice", &again, Some(rc::PROTOCOL_ERROR)).await;
 
-    let mut c = v311_client(&a, &dev, "twice-311").await;
-    c.send(&connect_packet("twice-311", V311, true, None)).await;
-    c.expect_close(None).await;
+    let again = connect_bytes(V311, "twice-311");
+    closes_after(&a, &dev, V311, "twice-311", &again, None).await;
     assert_serving(&mut a, &dev).await;
 }
 
@@ -527,32 +249,15 @@ async fn second_connect_is_protocol_error() {
 async fn packet_before_connect_is_closed_silently() {
     let mut a = Airlock::start("");
     let dev = a.device("early");
-    let subscribe = Packet::Subscribe(Subscribe {
-        packet_id: 7,
-        filters: vec![(
-            "x/#".to_string(),
-            SubscriptionOptions {
-                qos: QoS::AtLeastOnce,
-                no_local: false,
-                retain_as_published: false,
-                retain_handling: 0,
-            },
-        )],
-        properties: Properties::default(),
-    });
+    let subscribe = subscribe_packet(7, "x/#", QoS::AtLeastOnce);
     let firsts = [
         vec![0xC0, 0x00], // PINGREQ
         encode_packet(&subscribe, V5),
         encode_packet(&subscribe, V311),
-        encode_packet(
-            &publish_packet("x/y", &b"z"[..], QoS::AtLeastOnce, Some(1), false),
-            V5,
-        ),
+        encode_packet(&publish_packet("x/y", b"z", QoS::AtLeastOnce, 1, false), V5),
     ];
     for first in firsts {
-        let mut c = RawMqtt::tls(&a, &dev, V5).await;
-        c.write_raw(&first).await;
-        c.expect_close(None).await;
+        closed_before_connect(&a, &dev, &first, false).await;
         assert_serving(&mut a, &dev).await;
     }
 }
@@ -572,7 +277,7 @@ async fn tls_without_client_certificate_is_refused() {
 /// The TLS handshake fails, or (TLS 1.3: the client finishes first) the first read fails;
 /// a CONNECT never gets a CONNACK.
 async fn refused_at_tls(a: &Airlock, dev: Option<&Device>, ca: &std::path::Path) {
-    let s = match tokio::time::timeout(WAIT, raw_tls(a.port, dev, ca))
+    let s = match tokio::time::timeout(WAIT, raw_tls(a.port, dev, ca, &[]))
         .await
         .expect("handshake hang")
     {
@@ -582,11 +287,9 @@ async fn refused_at_tls(a: &Airlock, dev: Option<&Device>, ca: &std::path::Path)
         }
         Ok(s) => s,
     };
-    let mut c = RawMqtt::new(Box::new(s), V5);
+    let mut c = RawMqtt::new(s, V5);
     // The write may already fail; that is a refusal as well.
-    let _ = c
-        .try_send(&connect_packet("no-connack", V5, true, None))
-        .await;
+    let _ = c.try_write(&connect_bytes(V5, "no-connack")).await;
     match c.recv(WAIT).await {
         Rx::Packet(p) => panic!("a client the TLS layer should refuse got {p:?}"),
         Rx::Timeout => panic!("connection neither refused nor answered"),
@@ -603,8 +306,7 @@ async fn certificate_from_another_ca_is_refused() {
     let mut b = Airlock::start("");
     let stranger = b.device("stranger");
     // Control: the stranger's certificate is valid where it was issued.
-    let (mut c, ack) = RawMqtt::connect(&b, &stranger, "stranger", V5, true, None).await;
-    assert_eq!(ack.code, rc::SUCCESS);
+    let mut c = RawMqtt::client(&b, &stranger, V5, "stranger").await;
     c.disconnect().await;
     assert!(b.alive());
 
@@ -634,23 +336,17 @@ async fn stalled_reader_does_not_hurt_the_broker() {
     let dev = a.device("flood");
     let rss_before = rss_kib(&a);
 
-    let mut stalled = v5_client(&a, &dev, "stalled").await;
-    let ack = stalled.subscribe("flood/#", QoS::AtMostOnce, 1).await;
-    assert_eq!(ack.reasons, vec![0]);
+    let mut stalled = RawMqtt::client(&a, &dev, V5, "stalled").await;
+    stalled.subscribe(1, "flood/#", QoS::AtMostOnce).await; // granted QoS 0
     // From here on `stalled` is never read until the flood is over.
 
-    let mut publisher = v5_client(&a, &dev, "flooder").await;
+    let mut publisher = RawMqtt::client(&a, &dev, V5, "flooder").await;
     let flood = tokio::spawn(async move {
-        let payload = Bytes::from(vec![0xA5u8; 8 * 1024]);
+        let payload = vec![0xA5u8; 8 * 1024];
         let mut batch = Vec::new();
         for i in 0..3000u32 {
-            let p = publish_packet(
-                &format!("flood/{}", i % 10),
-                payload.clone(),
-                QoS::AtMostOnce,
-                None,
-                false,
-            );
+            let topic = format!("flood/{}", i % 10);
+            let p = publish_packet(&topic, &payload, QoS::AtMostOnce, 0, false);
             batch.extend(encode_packet(&p, V5));
             if batch.len() >= 256 * 1024 {
                 publisher.write_raw(&batch).await;
@@ -733,26 +429,11 @@ async fn stalled_reader_does_not_hurt_the_broker() {
 async fn invalid_fixed_header_flags_are_malformed() {
     let mut a = Airlock::start("");
     let dev = a.device("flags");
-    let subscribe = Packet::Subscribe(Subscribe {
-        packet_id: 3,
-        filters: vec![(
-            "f/#".to_string(),
-            SubscriptionOptions {
-                qos: QoS::AtMostOnce,
-                no_local: false,
-                retain_as_published: false,
-                retain_handling: 0,
-            },
-        )],
-        properties: Properties::default(),
-    });
-    let mut sub0 = encode_packet(&subscribe, V5);
+    let mut sub0 = encode_packet(&subscribe_packet(3, "f/#", QoS::AtMostOnce), V5);
     assert_eq!(sub0[0], 0x82);
     sub0[0] = 0x80; // SUBSCRIBE with flags 0000
-    let mut qos3 = encode_packet(
-        &publish_packet("f/q", &b"x"[..], QoS::AtLeastOnce, Some(5), false),
-        V5,
-    );
+    let qos1 = publish_packet("f/q", b"x", QoS::AtLeastOnce, 5, false);
+    let mut qos3 = encode_packet(&qos1, V5);
     assert_eq!(qos3[0], 0x32);
     qos3[0] = 0x36; // QoS bits 11
     let mut pingreq_flags = vec![0xC0, 0x00];
@@ -769,20 +450,13 @@ async fn invalid_fixed_header_flags_are_malformed() {
     unsub0[0] = 0xA0;
 
     for bad in [&sub0, &qos3, &pingreq_flags, &unsub0] {
-        let mut c = v5_client(&a, &dev, "flags-v5").await;
-        c.write_raw(bad).await;
-        c.expect_close(Some(rc::MALFORMED_PACKET)).await;
+        closes_after(&a, &dev, V5, "flags-v5", bad, Some(rc::MALFORMED_PACKET)).await;
         assert_serving(&mut a, &dev).await;
     }
     // 3.1.1 has no server DISCONNECT: just closed.
-    let mut c = v311_client(&a, &dev, "flags-311").await;
-    let mut qos3 = encode_packet(
-        &publish_packet("f/q", &b"x"[..], QoS::AtLeastOnce, Some(5), false),
-        V311,
-    );
+    let mut qos3 = encode_packet(&qos1, V311);
     qos3[0] = 0x36;
-    c.write_raw(&qos3).await;
-    c.expect_close(None).await;
+    closes_after(&a, &dev, V311, "flags-311", &qos3, None).await;
     assert_serving(&mut a, &dev).await;
 }
 
@@ -794,24 +468,13 @@ async fn lab_endpoint_accepts_anonymous_and_warns() {
     let dev = a.device("lab");
     let lab = a.lab_port.expect("lab port");
     let mut c = RawMqtt::tcp(lab, V311).await;
-    c.send(&connect_packet("anon-311", V311, true, None)).await;
+    c.write_raw(&connect_bytes(V311, "anon-311")).await;
     let ack = c.expect_connack().await;
     assert_eq!(ack.code, rc::v311::ACCEPTED);
-    // It really is an MQTT session: subscribe and get our own message back.
-    let s = c.subscribe("lab/#", QoS::AtLeastOnce, 1).await;
-    assert_eq!(s.reasons, vec![1]);
-    c.send(&publish_packet(
-        "lab/t",
-        &b"hello"[..],
-        QoS::AtMostOnce,
-        None,
-        false,
-    ))
-    .await;
-    match c.recv(WAIT).await {
-        Rx::Packet(Packet::Publish(p)) => assert_eq!(&p.payload[..], b"hello"),
-        other => panic!("expected our PUBLISH back, got {other:?}"),
-    }
+    // It really is an MQTT session: subscribe (granted QoS 1) and get our own message back.
+    c.subscribe(1, "lab/#", QoS::AtLeastOnce).await;
+    c.publish("lab/t", b"hello", QoS::AtMostOnce, 0).await;
+    assert_eq!(&c.expect_publish().await.payload[..], b"hello");
     c.disconnect().await;
     assert!(
         a.log().contains("ENDPOINT WITHOUT AUTHENTICATION"),

@@ -6,16 +6,14 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use airlock_mqtt::{Packet, Properties, ProtocolVersion, QoS};
+use airlock_mqtt::{Packet, ProtocolVersion, QoS};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 
 use crate::harness::{
-    Airlock, Device, RawMqtt, have_mosquitto_clients, mosquitto_tls_args, raw_connect_packet,
-    raw_tls_alpn, spawn_v4, spawn_v5, v4_options, v5_options,
+    Airlock, Device, RawMqtt, WAIT, connect_packet, have_mosquitto_clients, mosquitto_tls_args,
+    raw_tls, spawn_v4, spawn_v5, v4_options, v5_options,
 };
-
-const WAIT: Duration = Duration::from_secs(10);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rumqttc_v4_publishes_and_receives_its_own_message_at_qos1() {
@@ -23,24 +21,13 @@ async fn rumqttc_v4_publishes_and_receives_its_own_message_at_qos1() {
     let a = Airlock::start("");
     let d = a.device("sensor-4");
     let (client, mut ev) = spawn_v4(v4_options(&a, &d, "sensor-4"));
-    let code = ev
-        .wait_for(WAIT, "CONNACK", |e| match e {
-            Event::Incoming(P::ConnAck(c)) => Some(c.code),
-            _ => None,
-        })
-        .await;
-    assert_eq!(code, ConnectReturnCode::Success);
+    assert_eq!(ev.connack().await.code, ConnectReturnCode::Success);
 
     client
         .subscribe("dev/sensor-4/#", Q::AtLeastOnce)
         .await
         .unwrap();
-    let codes = ev
-        .wait_for(WAIT, "SUBACK", |e| match e {
-            Event::Incoming(P::SubAck(s)) => Some(s.return_codes.clone()),
-            _ => None,
-        })
-        .await;
+    let codes = ev.suback().await;
     assert_eq!(codes, vec![SubscribeReasonCode::Success(Q::AtLeastOnce)]);
 
     client
@@ -81,32 +68,18 @@ async fn rumqttc_v4_publishes_and_receives_its_own_message_at_qos1() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rumqttc_v5_round_trip_keeps_user_property_and_content_type() {
-    use rumqttc::v5::Event;
     use rumqttc::v5::mqttbytes::QoS as Q;
-    use rumqttc::v5::mqttbytes::v5::{
-        ConnectReturnCode, Packet as P, PublishProperties, SubscribeReasonCode,
-    };
+    use rumqttc::v5::mqttbytes::v5::{ConnectReturnCode, PublishProperties, SubscribeReasonCode};
     let a = Airlock::start("");
     let d = a.device("sensor-5");
     let (client, mut ev) = spawn_v5(v5_options(&a, &d, "sensor-5"));
-    let code = ev
-        .wait_for(WAIT, "CONNACK", |e| match e {
-            Event::Incoming(P::ConnAck(c)) => Some(c.code),
-            _ => None,
-        })
-        .await;
-    assert_eq!(code, ConnectReturnCode::Success);
+    assert_eq!(ev.connack().await.code, ConnectReturnCode::Success);
 
     client
         .subscribe("dev/sensor-5/#", Q::AtLeastOnce)
         .await
         .unwrap();
-    let codes = ev
-        .wait_for(WAIT, "SUBACK", |e| match e {
-            Event::Incoming(P::SubAck(s)) => Some(s.return_codes.clone()),
-            _ => None,
-        })
-        .await;
+    let codes = ev.suback().await;
     assert_eq!(codes, vec![SubscribeReasonCode::Success(Q::AtLeastOnce)]);
 
     let props = PublishProperties {
@@ -127,12 +100,7 @@ async fn rumqttc_v5_round_trip_keeps_user_property_and_content_type() {
         )
         .await
         .unwrap();
-    let p = ev
-        .wait_for(WAIT, "own PUBLISH", |e| match e {
-            Event::Incoming(P::Publish(p)) => Some(p.clone()),
-            _ => None,
-        })
-        .await;
+    let p = ev.next_publish().await;
     assert_eq!(&p.topic[..], b"dev/sensor-5/status");
     assert_eq!(&p.payload[..], br#"{"ok":true}"#);
     assert_eq!(p.qos, Q::AtLeastOnce);
@@ -242,7 +210,7 @@ fn mosquitto_clients_round_trip_mqtt5() {
 async fn alpn_x_amzn_mqtt_ca_is_negotiated_and_connect_is_accepted() {
     let a = Airlock::start("");
     let d = a.device("alpn-dev");
-    let stream = raw_tls_alpn(a.port, Some(&d), &d.ca, &[b"x-amzn-mqtt-ca"])
+    let stream = raw_tls(a.port, Some(&d), &d.ca, &[b"x-amzn-mqtt-ca"])
         .await
         .expect("TLS with ALPN");
     assert_eq!(
@@ -251,30 +219,16 @@ async fn alpn_x_amzn_mqtt_ca_is_negotiated_and_connect_is_accepted() {
         "negotiated ALPN"
     );
     let mut c = RawMqtt::new(stream, ProtocolVersion::V311);
-    c.send(&Packet::Connect(raw_connect_packet(
-        ProtocolVersion::V311,
-        "alpn-dev",
-        true,
-    )))
-    .await;
-    match c.expect(WAIT).await {
-        Packet::ConnAck(ack) => {
-            assert_eq!(ack.code, 0, "CONNACK return code");
-            assert!(!ack.session_present);
-        }
-        other => panic!("expected CONNACK, got {other:?}"),
-    }
+    let connect = connect_packet(ProtocolVersion::V311, "alpn-dev", true);
+    c.send(&Packet::Connect(connect)).await;
+    let ack = c.expect_connack().await;
+    assert_eq!(ack.code, 0, "CONNACK return code");
+    assert!(!ack.session_present);
     // The connection is usable: a round trip on it.
     c.subscribe(1, "dev/alpn-dev/x", QoS::AtMostOnce).await;
-    c.publish(
-        "dev/alpn-dev/x",
-        b"via 443",
-        QoS::AtMostOnce,
-        0,
-        Properties::default(),
-    )
-    .await;
-    let p = c.expect_publish(WAIT).await;
+    c.publish("dev/alpn-dev/x", b"via 443", QoS::AtMostOnce, 0)
+        .await;
+    let p = c.expect_publish().await;
     assert_eq!(p.topic, "dev/alpn-dev/x");
     assert_eq!(&p.payload[..], b"via 443");
 }
@@ -283,7 +237,7 @@ async fn alpn_x_amzn_mqtt_ca_is_negotiated_and_connect_is_accepted() {
 async fn v5_client_with_keep_alive_zero_is_accepted() {
     let a = Airlock::start("");
     let d = a.device("ka0");
-    let mut connect = raw_connect_packet(ProtocolVersion::V5, "ka0", true);
+    let mut connect = connect_packet(ProtocolVersion::V5, "ka0", true);
     connect.keep_alive = 0;
     let (mut c, ack) = RawMqtt::connect(&a, &d, connect).await;
     assert_eq!(ack.code, 0, "CONNACK reason: {ack:?}");
@@ -293,21 +247,15 @@ async fn v5_client_with_keep_alive_zero_is_accepted() {
     );
     // The connection works: a PINGREQ is answered and a round trip goes through.
     c.send(&Packet::PingReq).await;
-    assert_eq!(c.expect(WAIT).await, Packet::PingResp);
+    assert_eq!(c.expect().await, Packet::PingResp);
     c.subscribe(1, "dev/ka0/t", QoS::AtLeastOnce).await;
     let other = c
-        .publish(
-            "dev/ka0/t",
-            b"still here",
-            QoS::AtLeastOnce,
-            5,
-            Properties::default(),
-        )
+        .publish("dev/ka0/t", b"still here", QoS::AtLeastOnce, 5)
         .await;
     let p = match other.into_iter().next() {
         Some(Packet::Publish(p)) => p,
         Some(p) => panic!("unexpected {p:?}"),
-        None => c.expect_publish(WAIT).await,
+        None => c.expect_publish().await,
     };
     assert_eq!(p.topic, "dev/ka0/t");
     assert_eq!(&p.payload[..], b"still here");
@@ -345,7 +293,7 @@ fn now_ms() -> u64 {
 
 /// Next lifecycle event on `watcher`, parsed; checks the MQTT 5 properties it carries.
 async fn next_event(watcher: &mut RawMqtt, topic: &str) -> serde_json::Value {
-    let p = watcher.expect_publish(WAIT).await;
+    let p = watcher.expect_publish().await;
     assert_eq!(p.topic, topic);
     assert_eq!(p.qos, QoS::AtLeastOnce);
     assert_eq!(
@@ -399,7 +347,6 @@ fn assert_common_fields(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lifecycle_events_describe_connect_and_disconnect() {
-    use rumqttc::{Event, Packet as P};
     let a = Airlock::start("");
     let watcher_dev = a.device("watcher");
     let thing = a.device("thing-7");
@@ -408,22 +355,14 @@ async fn lifecycle_events_describe_connect_and_disconnect() {
     let connected = format!("$aws/events/presence/connected/{id}");
     let disconnected = format!("$aws/events/presence/disconnected/{id}");
 
-    let (mut w, _) = RawMqtt::connect_ok(
-        &a,
-        &watcher_dev,
-        raw_connect_packet(ProtocolVersion::V5, "watcher", true),
-    )
-    .await;
+    let mut w = RawMqtt::client(&a, &watcher_dev, ProtocolVersion::V5, "watcher").await;
     w.subscribe(1, &connected, QoS::AtLeastOnce).await;
     w.subscribe(2, &disconnected, QoS::AtLeastOnce).await;
 
     // 1. Connect, then a clean DISCONNECT.
     let before = now_ms();
     let (client, mut ev) = spawn_v4(v4_options(&a, &thing, id));
-    ev.wait_for(WAIT, "CONNACK", |e| {
-        matches!(e, Event::Incoming(P::ConnAck(_))).then_some(())
-    })
-    .await;
+    ev.connack().await;
     let c = next_event(&mut w, &connected).await;
     assert_common_fields(&c, "connected", id, &cert_id, before);
     assert!(c.get("clientInitiatedDisconnect").is_none(), "{c}");
@@ -445,10 +384,7 @@ async fn lifecycle_events_describe_connect_and_disconnect() {
     // 2. Connect again, then drop the connection without DISCONNECT.
     let before = now_ms();
     let (_client, mut ev) = spawn_v4(v4_options(&a, &thing, id));
-    ev.wait_for(WAIT, "CONNACK", |e| {
-        matches!(e, Event::Incoming(P::ConnAck(_))).then_some(())
-    })
-    .await;
+    ev.connack().await;
     let c2 = next_event(&mut w, &connected).await;
     assert_common_fields(&c2, "connected", id, &cert_id, before);
     assert_ne!(

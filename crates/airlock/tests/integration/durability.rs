@@ -6,15 +6,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use airlock_mqtt::reason as rc;
-use airlock_mqtt::{Packet, ProtocolVersion, QoS};
+use airlock_mqtt::{Connect, Packet, ProtocolVersion, QoS};
 use tokio::time::Instant;
 
-use crate::bad_input::{RawMqtt, Rx, assert_serving, puback, publish_packet};
-use crate::harness::{Airlock, Device};
+use crate::harness::{
+    Airlock, Device, RawMqtt, Rx, assert_serving, connect_packet, expiring_connect, puback,
+    publish_packet,
+};
 
 const V5: ProtocolVersion = ProtocolVersion::V5;
 const V311: ProtocolVersion = ProtocolVersion::V311;
-const WAIT: Duration = Duration::from_secs(10);
 /// Publishes the stream may carry at most; the crash comes long before.
 const STREAM_MAX: u32 = 20_000;
 /// QoS 1 publishes in flight (below the broker's Receive Maximum of 100).
@@ -35,11 +36,13 @@ async fn run_stream(mut c: RawMqtt, acked: Arc<Mutex<Vec<u32>>>) -> u32 {
     let mut inflight = 0u32;
     loop {
         while inflight < WINDOW && next <= STREAM_MAX {
+            let topic = format!("stream/{}", next % 7);
+            let payload = next.to_string();
             let p = publish_packet(
-                &format!("stream/{}", next % 7),
-                next.to_string(),
+                &topic,
+                payload.as_bytes(),
                 QoS::AtLeastOnce,
-                Some(next as u16),
+                next as u16,
                 false,
             );
             if c.try_send(&p).await.is_err() {
@@ -94,8 +97,7 @@ async fn collect(c: &mut RawMqtt, got: &Mutex<Vec<u32>>, silence: Duration) -> b
 /// Start the publisher, wait for `ACKS_BEFORE_CRASH` acknowledgements, `kill -9`, restart.
 /// Returns the acknowledged sequence numbers.
 async fn stream_and_crash(a: &mut Airlock, dev: &Device) -> BTreeSet<u32> {
-    let (publisher, ack) = RawMqtt::connect(a, dev, "stream-pub", V5, true, None).await;
-    assert_eq!(ack.code, rc::SUCCESS);
+    let publisher = RawMqtt::client(a, dev, V5, "stream-pub").await;
     let acked = Arc::new(Mutex::new(Vec::new()));
     let task = tokio::spawn(run_stream(publisher, acked.clone()));
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -144,6 +146,58 @@ fn assert_all_delivered(acked: &BTreeSet<u32>, got: &[u32]) {
     );
 }
 
+/// Connect `connect` (a persistent session) and subscribe it to `filter` at QoS 1.
+async fn persistent_subscriber(
+    a: &Airlock,
+    dev: &Device,
+    connect: Connect,
+    filter: &str,
+) -> RawMqtt {
+    let (mut c, _) = RawMqtt::connect_ok(a, dev, connect).await;
+    c.subscribe(1, filter, QoS::AtLeastOnce).await; // granted QoS 1
+    c
+}
+
+/// Reconnect with `connect` (clean start off) after a crash: CONNACK success with the
+/// session present.
+async fn resume_after_crash(a: &Airlock, dev: &Device, connect: Connect) -> RawMqtt {
+    let (c, ack) = RawMqtt::connect_ok(a, dev, connect).await;
+    assert!(
+        ack.session_present,
+        "persistent session lost across kill -9"
+    );
+    c
+}
+
+/// After the restart: resume the subscriber's session with `connect`, read until the stream
+/// goes quiet (adding to `got`), and check every acknowledged message arrived at some point.
+async fn resume_and_assert_all_delivered(
+    a: &mut Airlock,
+    dev: &Device,
+    connect: Connect,
+    acked: &BTreeSet<u32>,
+    got: &Mutex<Vec<u32>>,
+) {
+    let mut sub = resume_after_crash(a, dev, connect).await;
+    let closed = collect(&mut sub, got, Duration::from_secs(3)).await;
+    assert!(!closed, "broker closed the resumed session");
+    assert_all_delivered(acked, &got.lock().unwrap());
+    sub.disconnect().await;
+    assert_serving(a, dev).await;
+}
+
+/// A fresh subscriber `id` on `cfg/#` gets exactly the retained (`topic`, `payload`) first.
+async fn assert_retained(a: &Airlock, dev: &Device, id: &str, topic: &str, payload: &[u8]) {
+    let mut n = RawMqtt::client(a, dev, V5, id).await;
+    n.subscribe(1, "cfg/#", QoS::AtLeastOnce).await; // granted QoS 1
+    let m = n.expect_publish().await;
+    assert_eq!(
+        (m.topic.as_str(), &m.payload[..], m.retain),
+        (topic, payload, true)
+    );
+    n.disconnect().await;
+}
+
 /// THE crash test: a persistent QoS 1 subscriber is offline while a QoS 1 stream is
 /// acknowledged; kill -9 mid-stream; after restart the subscriber gets every acknowledged
 /// message (duplicates allowed).
@@ -151,27 +205,15 @@ fn assert_all_delivered(acked: &BTreeSet<u32>, got: &[u32]) {
 async fn kill9_loses_no_acknowledged_message_for_offline_subscriber() {
     let mut a = Airlock::start(CONFIG);
     let dev = a.device("durable");
-    let (mut sub, ack) = RawMqtt::connect(&a, &dev, "durable-sub", V311, false, None).await;
-    assert_eq!(ack.code, rc::SUCCESS);
-    let s = sub.subscribe("stream/#", QoS::AtLeastOnce, 1).await;
-    assert_eq!(s.reasons, vec![1]);
+    let connect = || connect_packet(V311, "durable-sub", false);
+    let mut sub = persistent_subscriber(&a, &dev, connect(), "stream/#").await;
     sub.disconnect().await;
 
     let acked = stream_and_crash(&mut a, &dev).await;
     assert!(!acked.is_empty());
 
-    let (mut sub, ack) = RawMqtt::connect(&a, &dev, "durable-sub", V311, false, None).await;
-    assert_eq!(ack.code, rc::SUCCESS);
-    assert!(
-        ack.session_present,
-        "persistent session lost across kill -9"
-    );
     let got = Mutex::new(Vec::new());
-    let closed = collect(&mut sub, &got, Duration::from_secs(3)).await;
-    assert!(!closed, "broker closed the resumed session");
-    assert_all_delivered(&acked, &got.lock().unwrap());
-    sub.disconnect().await;
-    assert_serving(&mut a, &dev).await;
+    resume_and_assert_all_delivered(&mut a, &dev, connect(), &acked, &got).await;
 }
 
 /// The same with the subscriber online during the stream: what it did not receive (and ack)
@@ -180,10 +222,8 @@ async fn kill9_loses_no_acknowledged_message_for_offline_subscriber() {
 async fn kill9_loses_no_acknowledged_message_for_online_subscriber() {
     let mut a = Airlock::start(CONFIG);
     let dev = a.device("durable-on");
-    let (mut sub, ack) = RawMqtt::connect(&a, &dev, "durable-sub", V5, true, Some(3600)).await;
-    assert_eq!(ack.code, rc::SUCCESS);
-    let s = sub.subscribe("stream/#", QoS::AtLeastOnce, 1).await;
-    assert_eq!(s.reasons, vec![1]);
+    let connect = |clean| expiring_connect("durable-sub", clean, 3600);
+    let mut sub = persistent_subscriber(&a, &dev, connect(true), "stream/#").await;
     let got = Arc::new(Mutex::new(Vec::new()));
     let live = {
         let got = got.clone();
@@ -205,49 +245,7 @@ async fn kill9_loses_no_acknowledged_message_for_online_subscriber() {
     let live_count = got.lock().unwrap().len();
     eprintln!("live subscriber received {live_count} before the crash");
 
-    let (mut sub, ack) = RawMqtt::connect(&a, &dev, "durable-sub", V5, false, Some(3600)).await;
-    assert_eq!(ack.code, rc::SUCCESS);
-    assert!(
-        ack.session_present,
-        "persistent session lost across kill -9"
-    );
-    let closed = collect(&mut sub, &got, Duration::from_secs(3)).await;
-    assert!(!closed, "broker closed the resumed session");
-    assert_all_delivered(&acked, &got.lock().unwrap());
-    sub.disconnect().await;
-    assert_serving(&mut a, &dev).await;
-}
-
-/// Expect one PUBLISH on `c` and return it.
-async fn expect_publish(c: &mut RawMqtt) -> airlock_mqtt::Publish {
-    match c.recv(WAIT).await {
-        Rx::Packet(Packet::Publish(p)) => p,
-        other => panic!("expected PUBLISH, got {other:?}"),
-    }
-}
-
-async fn publish_qos1(
-    c: &mut RawMqtt,
-    topic: &str,
-    payload: &'static [u8],
-    pid: u16,
-    retain: bool,
-) {
-    c.send(&publish_packet(
-        topic,
-        payload,
-        QoS::AtLeastOnce,
-        Some(pid),
-        retain,
-    ))
-    .await;
-    match c.recv(WAIT).await {
-        Rx::Packet(Packet::PubAck(a)) => {
-            assert_eq!(a.packet_id, pid);
-            assert!(a.reason < 0x80, "negative PUBACK {a:?}");
-        }
-        other => panic!("expected PUBACK, got {other:?}"),
-    }
+    resume_and_assert_all_delivered(&mut a, &dev, connect(false), &acked, &got).await;
 }
 
 /// A retained message and a persistent session's subscription survive kill -9.
@@ -255,52 +253,35 @@ async fn publish_qos1(
 async fn retained_and_subscriptions_survive_kill9() {
     let mut a = Airlock::start("");
     let dev = a.device("keep");
-    let (mut p, _) = RawMqtt::connect(&a, &dev, "keep-pub", V5, true, None).await;
-    publish_qos1(&mut p, "cfg/device-1", b"retained-v1", 1, true).await;
+    let mut p = RawMqtt::client(&a, &dev, V5, "keep-pub").await;
+    p.publish_qos1("cfg/device-1", b"retained-v1", 1, true)
+        .await;
     p.disconnect().await;
 
-    let (mut s, ack) = RawMqtt::connect(&a, &dev, "keep-sub", V5, true, Some(3600)).await;
-    assert_eq!(ack.code, rc::SUCCESS);
-    assert_eq!(
-        s.subscribe("alerts/#", QoS::AtLeastOnce, 1).await.reasons,
-        vec![1]
-    );
+    let connect = |clean| expiring_connect("keep-sub", clean, 3600);
+    let mut s = persistent_subscriber(&a, &dev, connect(true), "alerts/#").await;
     s.disconnect().await;
 
     block(|| a.kill9());
     block(|| a.spawn());
 
     // A new subscriber gets the retained message.
-    let (mut n, _) = RawMqtt::connect(&a, &dev, "keep-new", V5, true, None).await;
-    assert_eq!(
-        n.subscribe("cfg/#", QoS::AtLeastOnce, 1).await.reasons,
-        vec![1]
-    );
-    let m = expect_publish(&mut n).await;
-    assert_eq!(
-        (m.topic.as_str(), &m.payload[..], m.retain),
-        ("cfg/device-1", &b"retained-v1"[..], true)
-    );
-    n.disconnect().await;
+    assert_retained(&a, &dev, "keep-new", "cfg/device-1", b"retained-v1").await;
 
     // The persistent subscription still routes: publish while the session is offline...
-    let (mut p, _) = RawMqtt::connect(&a, &dev, "keep-pub", V5, true, None).await;
-    publish_qos1(&mut p, "alerts/fire", b"after-restart", 2, false).await;
+    let mut p = RawMqtt::client(&a, &dev, V5, "keep-pub").await;
+    p.publish_qos1("alerts/fire", b"after-restart", 2, false)
+        .await;
     p.disconnect().await;
     // ...and the resumed session receives it.
-    let (mut s, ack) = RawMqtt::connect(&a, &dev, "keep-sub", V5, false, Some(3600)).await;
-    assert_eq!(ack.code, rc::SUCCESS);
-    assert!(
-        ack.session_present,
-        "persistent session lost across kill -9"
-    );
-    let m = expect_publish(&mut s).await;
+    let mut s = resume_after_crash(&a, &dev, connect(false)).await;
+    let m = s.expect_publish().await;
     assert_eq!(
         (m.topic.as_str(), &m.payload[..]),
         ("alerts/fire", &b"after-restart"[..])
     );
     if let Some(pid) = m.packet_id {
-        s.send(&puback(pid)).await;
+        s.puback(pid).await;
     }
     s.disconnect().await;
     assert_serving(&mut a, &dev).await;
@@ -312,14 +293,12 @@ async fn retained_and_subscriptions_survive_kill9() {
 async fn sigterm_disconnects_with_0x8b_and_keeps_state() {
     let mut a = Airlock::start("");
     let dev = a.device("term");
-    let (mut p, _) = RawMqtt::connect(&a, &dev, "term-pub", V5, true, None).await;
-    publish_qos1(&mut p, "cfg/term", b"before-sigterm", 1, true).await;
+    let mut p = RawMqtt::client(&a, &dev, V5, "term-pub").await;
+    p.publish_qos1("cfg/term", b"before-sigterm", 1, true).await;
     p.disconnect().await;
 
-    let (mut c, ack) = RawMqtt::connect(&a, &dev, "term-client", V5, true, None).await;
-    assert_eq!(ack.code, rc::SUCCESS);
-    let (mut old, ack) = RawMqtt::connect(&a, &dev, "term-311", V311, true, None).await;
-    assert_eq!(ack.code, rc::SUCCESS);
+    let mut c = RawMqtt::client(&a, &dev, V5, "term-client").await;
+    let mut old = RawMqtt::client(&a, &dev, V311, "term-311").await;
 
     let clean = block(|| a.sigterm());
     assert!(
@@ -332,16 +311,6 @@ async fn sigterm_disconnects_with_0x8b_and_keeps_state() {
     old.expect_close(None).await;
 
     block(|| a.spawn());
-    let (mut n, _) = RawMqtt::connect(&a, &dev, "term-new", V5, true, None).await;
-    assert_eq!(
-        n.subscribe("cfg/#", QoS::AtLeastOnce, 1).await.reasons,
-        vec![1]
-    );
-    let m = expect_publish(&mut n).await;
-    assert_eq!(
-        (m.topic.as_str(), &m.payload[..], m.retain),
-        ("cfg/term", &b"before-sigterm"[..], true)
-    );
-    n.disconnect().await;
+    assert_retained(&a, &dev, "term-new", "cfg/term", b"before-sigterm").await;
     assert_serving(&mut a, &dev).await;
 }

@@ -1,14 +1,21 @@
 //! Start and stop the real binary; certificates and client configurations for tests.
-#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use airlock_mqtt::reason as rc;
+use airlock_mqtt::{
+    ConnAck, Connect, Disconnect, Packet, Properties, ProtocolVersion, PubAck, Publish, QoS,
+    Subscribe, SubscriptionOptions, decode, encode,
+};
+use bytes::{Bytes, BytesMut};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Path of the binary under test.
 pub fn airlock_bin() -> &'static str {
@@ -236,26 +243,34 @@ pub fn client_tls(device: Option<&Device>, ca: &Path, alpn: &[&[u8]]) -> Arc<rus
     Arc::new(cfg)
 }
 
-/// Open a raw TLS connection to the broker (for byte-level tests).
+/// Open a raw TLS connection to the broker offering the ALPN protocols `alpn` (may be empty).
 pub async fn raw_tls(
     port: u16,
     device: Option<&Device>,
     ca: &Path,
+    alpn: &[&[u8]],
 ) -> std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
     let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
     tcp.set_nodelay(true)?;
-    let connector = tokio_rustls::TlsConnector::from(client_tls(device, ca, &[]));
+    let connector = tokio_rustls::TlsConnector::from(client_tls(device, ca, alpn));
     connector
         .connect(ServerName::try_from("localhost").expect("name"), tcp)
         .await
 }
 
+/// rumqttc's transport: mutual TLS as `device`.
+fn rumqttc_tls(device: &Device) -> rumqttc::Transport {
+    rumqttc::Transport::tls_with_config(rumqttc::TlsConfiguration::Rustls(client_tls(
+        Some(device),
+        &device.ca,
+        &[],
+    )))
+}
+
 /// rumqttc (MQTT 3.1.1) options for `device` with client id `client_id`.
 pub fn v4_options(a: &Airlock, device: &Device, client_id: &str) -> rumqttc::MqttOptions {
     let mut o = rumqttc::MqttOptions::new(client_id, "localhost", a.port);
-    o.set_transport(rumqttc::Transport::tls_with_config(
-        rumqttc::TlsConfiguration::Rustls(client_tls(Some(device), &device.ca, &[])),
-    ));
+    o.set_transport(rumqttc_tls(device));
     o.set_keep_alive(Duration::from_secs(30));
     o
 }
@@ -263,9 +278,7 @@ pub fn v4_options(a: &Airlock, device: &Device, client_id: &str) -> rumqttc::Mqt
 /// rumqttc (MQTT 5) options for `device` with client id `client_id`.
 pub fn v5_options(a: &Airlock, device: &Device, client_id: &str) -> rumqttc::v5::MqttOptions {
     let mut o = rumqttc::v5::MqttOptions::new(client_id, "localhost", a.port);
-    o.set_transport(rumqttc::Transport::tls_with_config(
-        rumqttc::TlsConfiguration::Rustls(client_tls(Some(device), &device.ca, &[])),
-    ));
+    o.set_transport(rumqttc_tls(device));
     o.set_keep_alive(Duration::from_secs(30));
     o
 }
@@ -297,64 +310,98 @@ pub fn have_mosquitto_clients() -> bool {
 }
 
 // ---------------------------------------------------------------------------------------
-// Raw MQTT over TLS and rumqttc event pumps (used by clients.rs and semantics.rs).
+// A raw MQTT client: byte-level, over TLS or plain TCP, built on the `airlock_mqtt` codec.
 // ---------------------------------------------------------------------------------------
 
-/// Open a raw TLS connection offering the ALPN protocols `alpn`.
-pub async fn raw_tls_alpn(
-    port: u16,
-    device: Option<&Device>,
-    ca: &Path,
-    alpn: &[&[u8]],
-) -> std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
-    tcp.set_nodelay(true)?;
-    let connector = tokio_rustls::TlsConnector::from(client_tls(device, ca, alpn));
-    connector
-        .connect(ServerName::try_from("localhost").expect("name"), tcp)
-        .await
-}
+/// Upper bound for any single expected reaction (never a speed assertion: only a hang fails).
+pub const WAIT: Duration = Duration::from_secs(10);
 
-/// What a [`RawMqtt`] read from the broker.
+/// A byte stream a [`RawMqtt`] can run over (TLS or plain TCP).
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+/// What one read attempt of a [`RawMqtt`] produced.
+// Packet is large (CONNECT); one value at a time, never stored: not worth boxing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
-#[allow(clippy::large_enum_variant)] // like `Packet` itself: one value at a time, never stored
-pub enum RawRecv {
+pub enum Rx {
     /// One decoded packet.
-    Packet(airlock_mqtt::Packet),
+    Packet(Packet),
+    /// EOF, TLS close, reset or broken pipe.
+    Closed,
     /// Nothing arrived within the wait.
     Timeout,
-    /// The broker closed the connection.
-    Closed,
+    /// Bytes that do not decode, or another read error (e.g. a TLS alert).
+    Error(String),
 }
 
-/// A byte-level MQTT client over mutual TLS, encoding and decoding with `airlock_mqtt`.
+/// A byte-level MQTT client: encodes and decodes with `airlock_mqtt`, or writes any bytes at all.
 pub struct RawMqtt {
-    pub stream: tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
-    pub buf: bytes::BytesMut,
-    pub version: airlock_mqtt::ProtocolVersion,
+    pub io: Box<dyn Io>,
+    pub buf: BytesMut,
+    pub version: ProtocolVersion,
 }
 
-/// A CONNECT for `client_id` with keep alive 30 s and no properties.
-pub fn raw_connect_packet(
-    version: airlock_mqtt::ProtocolVersion,
-    client_id: &str,
-    clean_start: bool,
-) -> airlock_mqtt::Connect {
-    airlock_mqtt::Connect {
+/// A CONNECT for `client_id`: keep alive 60 s, no will, no credentials, no properties.
+pub fn connect_packet(version: ProtocolVersion, client_id: &str, clean_start: bool) -> Connect {
+    Connect {
         protocol: version,
         clean_start,
-        keep_alive: 30,
+        keep_alive: 60,
         client_id: client_id.to_string(),
         will: None,
         username: None,
         password: None,
-        properties: airlock_mqtt::Properties::default(),
+        properties: Properties::default(),
     }
 }
 
+/// A v5 CONNECT like [`connect_packet`] with Session Expiry Interval `expiry` seconds.
+pub fn expiring_connect(client_id: &str, clean_start: bool, expiry: u32) -> Connect {
+    let mut c = connect_packet(ProtocolVersion::V5, client_id, clean_start);
+    c.properties.session_expiry_interval = Some(expiry);
+    c
+}
+
+/// A PUBLISH without properties; it has a packet id (`pid`) exactly when `qos` > 0.
+pub fn publish(topic: &str, payload: &[u8], qos: QoS, pid: u16, retain: bool) -> Publish {
+    Publish {
+        dup: false,
+        qos,
+        retain,
+        topic: topic.to_string(),
+        packet_id: (qos != QoS::AtMostOnce).then_some(pid),
+        properties: Properties::default(),
+        payload: Bytes::copy_from_slice(payload),
+    }
+}
+
+/// [`publish`] as a packet.
+pub fn publish_packet(topic: &str, payload: &[u8], qos: QoS, pid: u16, retain: bool) -> Packet {
+    Packet::Publish(publish(topic, payload, qos, pid, retain))
+}
+
+fn success_ack(pid: u16) -> PubAck {
+    PubAck {
+        packet_id: pid,
+        reason: rc::SUCCESS,
+        properties: Properties::default(),
+    }
+}
+
+/// PUBACK `pid` with reason Success.
+pub fn puback(pid: u16) -> Packet {
+    Packet::PubAck(success_ack(pid))
+}
+
+/// PUBREL `pid` with reason Success.
+pub fn pubrel(pid: u16) -> Packet {
+    Packet::PubRel(success_ack(pid))
+}
+
 /// Subscription options with `qos` and everything else at its default.
-pub fn raw_sub_options(qos: airlock_mqtt::QoS) -> airlock_mqtt::SubscriptionOptions {
-    airlock_mqtt::SubscriptionOptions {
+pub fn sub_options(qos: QoS) -> SubscriptionOptions {
+    SubscriptionOptions {
         qos,
         no_local: false,
         retain_as_published: false,
@@ -362,113 +409,207 @@ pub fn raw_sub_options(qos: airlock_mqtt::QoS) -> airlock_mqtt::SubscriptionOpti
     }
 }
 
+/// A SUBSCRIBE to one filter at `qos`, without properties.
+pub fn subscribe_packet(pid: u16, filter: &str, qos: QoS) -> Packet {
+    Packet::Subscribe(Subscribe {
+        packet_id: pid,
+        filters: vec![(filter.to_string(), sub_options(qos))],
+        properties: Properties::default(),
+    })
+}
+
+/// The bytes of `p` as `version` encodes it.
+pub fn encode_packet(p: &Packet, version: ProtocolVersion) -> Vec<u8> {
+    let mut out = BytesMut::new();
+    encode(p, version, &mut out).expect("encode");
+    out.to_vec()
+}
+
 impl RawMqtt {
-    /// Wrap an established TLS stream.
-    pub fn new(
-        stream: tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
-        version: airlock_mqtt::ProtocolVersion,
-    ) -> RawMqtt {
+    /// Wrap an established stream.
+    pub fn new(io: impl Io + 'static, version: ProtocolVersion) -> RawMqtt {
         RawMqtt {
-            stream,
-            buf: bytes::BytesMut::new(),
+            io: Box::new(io),
+            buf: BytesMut::with_capacity(16 * 1024),
             version,
         }
     }
 
-    /// Open a TLS connection as `device` (no MQTT yet).
-    pub async fn open(
-        a: &Airlock,
-        device: &Device,
-        version: airlock_mqtt::ProtocolVersion,
-    ) -> RawMqtt {
-        let s = raw_tls(a.port, Some(device), &device.ca)
+    /// A mutual-TLS connection to `a`'s default endpoint as `device`; nothing sent yet.
+    pub async fn tls(a: &Airlock, device: &Device, version: ProtocolVersion) -> RawMqtt {
+        let s = tokio::time::timeout(WAIT, raw_tls(a.port, Some(device), &device.ca, &[]))
             .await
-            .expect("TLS connect");
+            .expect("TLS handshake timed out")
+            .expect("TLS handshake");
         RawMqtt::new(s, version)
     }
 
-    /// Open, send `connect` and read the CONNACK.
-    pub async fn connect(
+    /// A plain TCP connection; nothing sent yet.
+    pub async fn tcp(port: u16, version: ProtocolVersion) -> RawMqtt {
+        let s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("TCP connect");
+        s.set_nodelay(true).expect("nodelay");
+        RawMqtt::new(s, version)
+    }
+
+    /// TLS connect as `device`, send `connect`, read the CONNACK (any code).
+    pub async fn connect(a: &Airlock, device: &Device, connect: Connect) -> (RawMqtt, ConnAck) {
+        let mut c = RawMqtt::tls(a, device, connect.protocol).await;
+        c.send(&Packet::Connect(connect)).await;
+        let ack = c.expect_connack().await;
+        (c, ack)
+    }
+
+    /// [`RawMqtt::connect`], insisting on CONNACK success.
+    pub async fn connect_ok(a: &Airlock, device: &Device, connect: Connect) -> (RawMqtt, ConnAck) {
+        let (c, ack) = RawMqtt::connect(a, device, connect).await;
+        assert_eq!(ack.code, rc::SUCCESS, "CONNACK refused: {ack:?}");
+        (c, ack)
+    }
+
+    /// A connected clean-start client `client_id` (CONNACK success).
+    pub async fn client(
         a: &Airlock,
         device: &Device,
-        connect: airlock_mqtt::Connect,
-    ) -> (RawMqtt, airlock_mqtt::ConnAck) {
-        let mut c = RawMqtt::open(a, device, connect.protocol).await;
-        c.send(&airlock_mqtt::Packet::Connect(connect)).await;
-        match c.expect(Duration::from_secs(10)).await {
-            airlock_mqtt::Packet::ConnAck(ack) => (c, ack),
+        version: ProtocolVersion,
+        client_id: &str,
+    ) -> RawMqtt {
+        let connect = connect_packet(version, client_id, true);
+        RawMqtt::connect_ok(a, device, connect).await.0
+    }
+
+    /// The next packet must be a CONNACK.
+    pub async fn expect_connack(&mut self) -> ConnAck {
+        match self.recv(WAIT).await {
+            Rx::Packet(Packet::ConnAck(ack)) => ack,
             other => panic!("expected CONNACK, got {other:?}"),
         }
     }
 
-    /// Connect and insist on CONNACK success.
-    pub async fn connect_ok(
-        a: &Airlock,
-        device: &Device,
-        connect: airlock_mqtt::Connect,
-    ) -> (RawMqtt, airlock_mqtt::ConnAck) {
-        let (c, ack) = RawMqtt::connect(a, device, connect).await;
-        assert_eq!(ack.code, 0, "CONNACK refused: {ack:?}");
-        (c, ack)
+    /// Write `bytes` as they are; the error, if any, is the caller's.
+    pub async fn try_write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.io.write_all(bytes).await?;
+        self.io.flush().await
     }
 
-    /// Encode and write one packet.
-    pub async fn send(&mut self, p: &airlock_mqtt::Packet) {
-        use tokio::io::AsyncWriteExt;
-        let mut out = bytes::BytesMut::new();
-        airlock_mqtt::encode(p, self.version, &mut out).expect("encode");
-        self.stream.write_all(&out).await.expect("write");
-        self.stream.flush().await.expect("flush");
+    /// Write `bytes` as they are; panics on failure or hang.
+    pub async fn write_raw(&mut self, bytes: &[u8]) {
+        tokio::time::timeout(WAIT, self.try_write(bytes))
+            .await
+            .expect("write timed out")
+            .expect("write");
     }
 
-    /// Read the next packet, waiting at most `within`.
-    pub async fn recv(&mut self, within: Duration) -> RawRecv {
-        use tokio::io::AsyncReadExt;
-        let deadline = tokio::time::Instant::now() + within;
+    /// Encode and write one packet; the error, if any, is the caller's.
+    pub async fn try_send(&mut self, p: &Packet) -> std::io::Result<()> {
+        let bytes = encode_packet(p, self.version);
+        self.try_write(&bytes).await
+    }
+
+    /// Encode and write one packet; panics on failure or hang.
+    pub async fn send(&mut self, p: &Packet) {
+        let bytes = encode_packet(p, self.version);
+        self.write_raw(&bytes).await;
+    }
+
+    /// Half-close: TLS close_notify / TCP FIN.
+    pub async fn shutdown(&mut self) {
+        let _ = tokio::time::timeout(WAIT, self.io.shutdown()).await;
+    }
+
+    /// The next packet, or what happened instead within `wait`.
+    pub async fn recv(&mut self, wait: Duration) -> Rx {
+        let deadline = tokio::time::Instant::now() + wait;
         loop {
-            match airlock_mqtt::decode(&mut self.buf, self.version, 16 * 1024 * 1024) {
-                Ok(Some(p)) => return RawRecv::Packet(p),
+            match decode(&mut self.buf, self.version, usize::MAX) {
+                Ok(Some(p)) => return Rx::Packet(p),
                 Ok(None) => {}
-                Err(e) => panic!("broker sent bytes we cannot decode: {e}"),
+                Err(e) => return Rx::Error(format!("undecodable bytes from the broker: {e}")),
             }
-            self.buf.reserve(8192);
-            match tokio::time::timeout_at(deadline, self.stream.read_buf(&mut self.buf)).await {
-                Err(_) => return RawRecv::Timeout,
-                Ok(Ok(0)) | Ok(Err(_)) => return RawRecv::Closed,
+            self.buf.reserve(16 * 1024);
+            match tokio::time::timeout_at(deadline, self.io.read_buf(&mut self.buf)).await {
+                Err(_) => return Rx::Timeout,
+                Ok(Ok(0)) => return Rx::Closed,
                 Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    use std::io::ErrorKind::*;
+                    return match e.kind() {
+                        UnexpectedEof | ConnectionReset | ConnectionAborted | BrokenPipe => {
+                            Rx::Closed
+                        }
+                        _ => Rx::Error(format!("read error: {e}")),
+                    };
+                }
             }
         }
     }
 
-    /// The next packet; panics on timeout or close.
-    pub async fn expect(&mut self, within: Duration) -> airlock_mqtt::Packet {
-        match self.recv(within).await {
-            RawRecv::Packet(p) => p,
-            other => panic!("expected a packet within {within:?}, got {other:?}"),
+    /// The next packet; panics on anything else within [`WAIT`].
+    pub async fn expect(&mut self) -> Packet {
+        match self.recv(WAIT).await {
+            Rx::Packet(p) => p,
+            other => panic!("expected a packet within {WAIT:?}, got {other:?}"),
         }
     }
 
-    /// The next PUBLISH; panics on anything else.
-    pub async fn expect_publish(&mut self, within: Duration) -> airlock_mqtt::Publish {
-        match self.expect(within).await {
-            airlock_mqtt::Packet::Publish(p) => p,
+    /// The next packet must be a PUBLISH.
+    pub async fn expect_publish(&mut self) -> Publish {
+        match self.expect().await {
+            Packet::Publish(p) => p,
             other => panic!("expected PUBLISH, got {other:?}"),
         }
     }
 
-    /// Panics if any packet arrives within `within` (the connection may stay open).
+    /// The next packet must be a PUBLISH with a packet id (QoS > 0); it is PUBACKed at once.
+    pub async fn expect_publish_acked(&mut self) -> Publish {
+        let p = self.expect_publish().await;
+        let pid = p
+            .packet_id
+            .unwrap_or_else(|| panic!("PUBLISH without packet id: {p:?}"));
+        self.puback(pid).await;
+        p
+    }
+
+    /// The next packet must be `kind` (`Packet::PubAck`, `Packet::PubRec` or
+    /// `Packet::PubComp`) for `pid` with reason Success.
+    pub async fn expect_ack(&mut self, kind: fn(PubAck) -> Packet, pid: u16) {
+        let want = kind(success_ack(pid));
+        let got = self.expect().await;
+        let ok = match (&want, &got) {
+            (Packet::PubAck(_), Packet::PubAck(a))
+            | (Packet::PubRec(_), Packet::PubRec(a))
+            | (Packet::PubComp(_), Packet::PubComp(a)) => {
+                a.packet_id == pid && a.reason == rc::SUCCESS
+            }
+            _ => false,
+        };
+        assert!(ok, "expected {want:?}, got {got:?}");
+    }
+
+    /// Panics if anything (a packet, a close) arrives within `within`.
     pub async fn expect_nothing(&mut self, within: Duration) {
         match self.recv(within).await {
-            RawRecv::Timeout => {}
-            RawRecv::Closed => panic!("connection closed while expecting silence"),
-            RawRecv::Packet(p) => panic!("expected nothing within {within:?}, got {p:?}"),
+            Rx::Timeout => {}
+            other => panic!("expected nothing within {within:?}, got {other:?}"),
         }
     }
 
-    /// Panics unless the broker closes the connection within `within` (no packet first).
-    pub async fn expect_closed(&mut self, within: Duration) {
-        match self.recv(within).await {
-            RawRecv::Closed => {}
+    /// `Some(code)` (v5): exactly a DISCONNECT with `code`, then the close.
+    /// `None`: the connection is closed without any packet.
+    pub async fn expect_close(&mut self, reason: Option<u8>) {
+        if let Some(code) = reason {
+            match self.recv(WAIT).await {
+                Rx::Packet(Packet::Disconnect(d)) => assert_eq!(
+                    d.reason, code,
+                    "DISCONNECT reason 0x{:02X}, expected 0x{code:02X} ({:?})",
+                    d.reason, d.properties.reason_string
+                ),
+                other => panic!("expected DISCONNECT 0x{code:02X}, got {other:?}"),
+            }
+        }
+        match self.recv(WAIT).await {
+            Rx::Closed => {}
             other => panic!("expected the broker to close the connection, got {other:?}"),
         }
     }
@@ -477,17 +618,17 @@ impl RawMqtt {
     pub async fn subscribe_with(
         &mut self,
         pid: u16,
-        filters: Vec<(String, airlock_mqtt::SubscriptionOptions)>,
-        properties: airlock_mqtt::Properties,
+        filters: Vec<(String, SubscriptionOptions)>,
+        properties: Properties,
     ) -> Vec<u8> {
-        self.send(&airlock_mqtt::Packet::Subscribe(airlock_mqtt::Subscribe {
+        self.send(&Packet::Subscribe(Subscribe {
             packet_id: pid,
             filters,
             properties,
         }))
         .await;
-        match self.expect(Duration::from_secs(10)).await {
-            airlock_mqtt::Packet::SubAck(s) => {
+        match self.expect().await {
+            Packet::SubAck(s) => {
                 assert_eq!(s.packet_id, pid, "SUBACK packet id");
                 s.reasons
             }
@@ -496,43 +637,47 @@ impl RawMqtt {
     }
 
     /// SUBSCRIBE to one filter at `qos` and insist it is granted at `qos`.
-    pub async fn subscribe(&mut self, pid: u16, filter: &str, qos: airlock_mqtt::QoS) {
-        let reasons = self
-            .subscribe_with(
-                pid,
-                vec![(filter.to_string(), raw_sub_options(qos))],
-                airlock_mqtt::Properties::default(),
-            )
-            .await;
+    pub async fn subscribe(&mut self, pid: u16, filter: &str, qos: QoS) {
+        let opts = vec![(filter.to_string(), sub_options(qos))];
+        let reasons = self.subscribe_with(pid, opts, Properties::default()).await;
         assert_eq!(reasons, vec![qos as u8], "SUBACK for {filter}");
     }
 
-    /// PUBLISH and, for QoS 1, wait for a successful PUBACK (other packets arriving meanwhile are returned).
+    /// PUBLISH without properties; see [`RawMqtt::publish_with`].
     pub async fn publish(
         &mut self,
         topic: &str,
         payload: &[u8],
-        qos: airlock_mqtt::QoS,
+        qos: QoS,
         pid: u16,
-        properties: airlock_mqtt::Properties,
-    ) -> Vec<airlock_mqtt::Packet> {
-        let packet_id = (qos != airlock_mqtt::QoS::AtMostOnce).then_some(pid);
-        self.send(&airlock_mqtt::Packet::Publish(airlock_mqtt::Publish {
-            dup: false,
-            qos,
-            retain: false,
-            topic: topic.to_string(),
-            packet_id,
-            properties,
-            payload: bytes::Bytes::copy_from_slice(payload),
-        }))
-        .await;
+    ) -> Vec<Packet> {
+        self.publish_with(topic, payload, qos, pid, Properties::default())
+            .await
+    }
+
+    /// PUBLISH and, for QoS 1, wait for a successful PUBACK `pid`; packets arriving meanwhile
+    /// are returned.
+    pub async fn publish_with(
+        &mut self,
+        topic: &str,
+        payload: &[u8],
+        qos: QoS,
+        pid: u16,
+        properties: Properties,
+    ) -> Vec<Packet> {
+        let mut p = publish(topic, payload, qos, pid, false);
+        p.properties = properties;
+        self.send(&Packet::Publish(p)).await;
         let mut other = Vec::new();
-        if qos == airlock_mqtt::QoS::AtLeastOnce {
+        if qos == QoS::AtLeastOnce {
             loop {
-                match self.expect(Duration::from_secs(10)).await {
-                    airlock_mqtt::Packet::PubAck(ack) if ack.packet_id == pid => {
-                        assert_eq!(ack.reason, 0, "PUBACK reason for {topic}: {ack:?}");
+                match self.expect().await {
+                    Packet::PubAck(ack) if ack.packet_id == pid => {
+                        assert_eq!(
+                            ack.reason,
+                            rc::SUCCESS,
+                            "PUBACK reason for {topic}: {ack:?}"
+                        );
                         break;
                     }
                     p => other.push(p),
@@ -542,25 +687,168 @@ impl RawMqtt {
         other
     }
 
-    /// PUBACK a received QoS 1 publish.
-    pub async fn puback(&mut self, pid: u16) {
-        self.send(&airlock_mqtt::Packet::PubAck(airlock_mqtt::PubAck {
-            packet_id: pid,
-            reason: 0,
-            properties: airlock_mqtt::Properties::default(),
-        }))
-        .await;
+    /// QoS 1 PUBLISH (retained or not); the very next packet must be its successful PUBACK.
+    pub async fn publish_qos1(&mut self, topic: &str, payload: &[u8], pid: u16, retain: bool) {
+        let p = publish_packet(topic, payload, QoS::AtLeastOnce, pid, retain);
+        self.send(&p).await;
+        self.expect_ack(Packet::PubAck, pid).await;
     }
 
-    /// Send a normal DISCONNECT (reason 0).
+    /// QoS 2 PUBLISH, then PUBREC / PUBREL / PUBCOMP to the end, all successful.
+    pub async fn publish_qos2(&mut self, topic: &str, payload: &[u8], pid: u16) {
+        let p = publish_packet(topic, payload, QoS::ExactlyOnce, pid, false);
+        self.send(&p).await;
+        self.expect_ack(Packet::PubRec, pid).await;
+        self.send(&pubrel(pid)).await;
+        self.expect_ack(Packet::PubComp, pid).await;
+    }
+
+    /// PUBACK a received QoS 1 publish.
+    pub async fn puback(&mut self, pid: u16) {
+        self.send(&puback(pid)).await;
+    }
+
+    /// Send a normal DISCONNECT (reason Success), then half-close.
     pub async fn disconnect(&mut self) {
-        self.send(&airlock_mqtt::Packet::Disconnect(
-            airlock_mqtt::Disconnect {
-                reason: 0,
-                properties: airlock_mqtt::Properties::default(),
-            },
-        ))
+        self.send(&Packet::Disconnect(Disconnect {
+            reason: rc::SUCCESS,
+            properties: Properties::default(),
+        }))
         .await;
+        self.shutdown().await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Broker health and metrics.
+// ---------------------------------------------------------------------------------------
+
+/// The sum of every sample of `series` (metric name with its exact label set, e.g.
+/// `airlock_messages_dropped_total{reason="queue_full"}`); 0 when absent.
+pub fn metric(text: &str, series: &str) -> f64 {
+    text.lines()
+        .filter_map(|l| l.strip_prefix(series))
+        .filter(|rest| rest.starts_with(' '))
+        .filter_map(|rest| rest.split_whitespace().next()?.parse::<f64>().ok())
+        .fold(0.0, |a, b| a + b)
+}
+
+/// Poll `a.metrics()` until `series` is at least `min`, for at most `wait`; returns the last value.
+pub async fn wait_metric(a: &Airlock, series: &str, min: f64, wait: Duration) -> f64 {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let v = metric(&a.metrics(), series);
+        if v >= min || tokio::time::Instant::now() > deadline {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+static PROBE: AtomicU32 = AtomicU32::new(0);
+
+/// The broker process is up, and a fresh, valid v5 client gets CONNACK 0 and can ping.
+pub async fn assert_serving(a: &mut Airlock, device: &Device) {
+    assert!(a.alive(), "broker process died; log:\n{}", a.log());
+    let id = format!("probe-{}", PROBE.fetch_add(1, Ordering::Relaxed));
+    let connect = connect_packet(ProtocolVersion::V5, &id, true);
+    let (mut c, ack) = RawMqtt::connect(a, device, connect).await;
+    assert_eq!(ack.code, rc::SUCCESS, "probe client refused: {ack:?}");
+    c.send(&Packet::PingReq).await;
+    match c.recv(WAIT).await {
+        Rx::Packet(Packet::PingResp) => {}
+        other => panic!("probe client expected PINGRESP, got {other:?}"),
+    }
+    c.disconnect().await;
+    assert!(a.alive(), "broker process died; log:\n{}", a.log());
+}
+
+// ---------------------------------------------------------------------------------------
+// rumqttc event pumps.
+// ---------------------------------------------------------------------------------------
+
+/// rumqttc's two event loops (3.1.1 and 5) behind one interface.
+pub trait EventLoop: Send + 'static {
+    type Event: ClientEvent;
+    /// The next event, or the event loop's error as text.
+    fn next(&mut self) -> impl Future<Output = Result<Self::Event, String>> + Send;
+}
+
+impl EventLoop for rumqttc::EventLoop {
+    type Event = rumqttc::Event;
+    async fn next(&mut self) -> Result<rumqttc::Event, String> {
+        self.poll().await.map_err(|e| e.to_string())
+    }
+}
+
+impl EventLoop for rumqttc::v5::EventLoop {
+    type Event = rumqttc::v5::Event;
+    async fn next(&mut self) -> Result<rumqttc::v5::Event, String> {
+        self.poll().await.map_err(|e| format!("{e:?}"))
+    }
+}
+
+/// The incoming packets tests wait for, in either protocol version's event type.
+pub trait ClientEvent: std::fmt::Debug + Send + 'static {
+    type ConnAck;
+    type SubAckCode;
+    type Publish;
+    fn connack(&self) -> Option<Self::ConnAck>;
+    fn suback(&self) -> Option<Vec<Self::SubAckCode>>;
+    fn publish(&self) -> Option<Self::Publish>;
+}
+
+impl ClientEvent for rumqttc::Event {
+    type ConnAck = rumqttc::ConnAck;
+    type SubAckCode = rumqttc::SubscribeReasonCode;
+    type Publish = rumqttc::Publish;
+    fn connack(&self) -> Option<rumqttc::ConnAck> {
+        match self {
+            rumqttc::Event::Incoming(rumqttc::Packet::ConnAck(c)) => Some(c.clone()),
+            _ => None,
+        }
+    }
+    fn suback(&self) -> Option<Vec<rumqttc::SubscribeReasonCode>> {
+        match self {
+            rumqttc::Event::Incoming(rumqttc::Packet::SubAck(s)) => Some(s.return_codes.clone()),
+            _ => None,
+        }
+    }
+    fn publish(&self) -> Option<rumqttc::Publish> {
+        match self {
+            rumqttc::Event::Incoming(rumqttc::Packet::Publish(p)) => Some(p.clone()),
+            _ => None,
+        }
+    }
+}
+
+impl ClientEvent for rumqttc::v5::Event {
+    type ConnAck = rumqttc::v5::mqttbytes::v5::ConnAck;
+    type SubAckCode = rumqttc::v5::mqttbytes::v5::SubscribeReasonCode;
+    type Publish = rumqttc::v5::mqttbytes::v5::Publish;
+    fn connack(&self) -> Option<Self::ConnAck> {
+        match self {
+            rumqttc::v5::Event::Incoming(rumqttc::v5::mqttbytes::v5::Packet::ConnAck(c)) => {
+                Some(c.clone())
+            }
+            _ => None,
+        }
+    }
+    fn suback(&self) -> Option<Vec<Self::SubAckCode>> {
+        match self {
+            rumqttc::v5::Event::Incoming(rumqttc::v5::mqttbytes::v5::Packet::SubAck(s)) => {
+                Some(s.return_codes.clone())
+            }
+            _ => None,
+        }
+    }
+    fn publish(&self) -> Option<Self::Publish> {
+        match self {
+            rumqttc::v5::Event::Incoming(rumqttc::v5::mqttbytes::v5::Packet::Publish(p)) => {
+                Some(p.clone())
+            }
+            _ => None,
+        }
     }
 }
 
@@ -571,50 +859,33 @@ pub struct Events<E> {
     pub task: tokio::task::JoinHandle<()>,
 }
 
-/// Start a rumqttc 3.1.1 client and pump its events.
-pub fn spawn_v4(opts: rumqttc::MqttOptions) -> (rumqttc::AsyncClient, Events<rumqttc::Event>) {
-    let (client, mut el) = rumqttc::AsyncClient::new(opts, 64);
+/// Poll `el` in a background task until it fails or nobody listens.
+fn pump<L: EventLoop>(mut el: L) -> Events<L::Event> {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let task = tokio::spawn(async move {
         loop {
-            match el.poll().await {
-                Ok(ev) => {
-                    if tx.send(Ok(ev)).is_err() {
-                        return;
-                    }
-                }
-                Err(e) => {
-                    let _ = tx.send(Err(e.to_string()));
-                    return;
-                }
+            let ev = el.next().await;
+            let failed = ev.is_err();
+            if tx.send(ev).is_err() || failed {
+                return;
             }
         }
     });
-    (client, Events { rx, task })
+    Events { rx, task }
+}
+
+/// Start a rumqttc 3.1.1 client and pump its events.
+pub fn spawn_v4(opts: rumqttc::MqttOptions) -> (rumqttc::AsyncClient, Events<rumqttc::Event>) {
+    let (client, el) = rumqttc::AsyncClient::new(opts, 64);
+    (client, pump(el))
 }
 
 /// Start a rumqttc MQTT 5 client and pump its events.
 pub fn spawn_v5(
     opts: rumqttc::v5::MqttOptions,
 ) -> (rumqttc::v5::AsyncClient, Events<rumqttc::v5::Event>) {
-    let (client, mut el) = rumqttc::v5::AsyncClient::new(opts, 64);
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let task = tokio::spawn(async move {
-        loop {
-            match el.poll().await {
-                Ok(ev) => {
-                    if tx.send(Ok(ev)).is_err() {
-                        return;
-                    }
-                }
-                Err(e) => {
-                    let _ = tx.send(Err(format!("{e:?}")));
-                    return;
-                }
-            }
-        }
-    });
-    (client, Events { rx, task })
+    let (client, el) = rumqttc::v5::AsyncClient::new(opts, 64);
+    (client, pump(el))
 }
 
 impl<E: std::fmt::Debug> Events<E> {
@@ -664,5 +935,22 @@ impl<E: std::fmt::Debug> Events<E> {
     pub async fn kill(self) {
         self.task.abort();
         let _ = self.task.await;
+    }
+}
+
+impl<E: ClientEvent> Events<E> {
+    /// The CONNACK (any code).
+    pub async fn connack(&mut self) -> E::ConnAck {
+        self.wait_for(WAIT, "CONNACK", E::connack).await
+    }
+
+    /// The reason codes of the next SUBACK.
+    pub async fn suback(&mut self) -> Vec<E::SubAckCode> {
+        self.wait_for(WAIT, "SUBACK", E::suback).await
+    }
+
+    /// The next incoming PUBLISH.
+    pub async fn next_publish(&mut self) -> E::Publish {
+        self.wait_for(WAIT, "PUBLISH", E::publish).await
     }
 }
