@@ -965,17 +965,24 @@ async fn keep_alive_is_enforced_at_one_and_a_half_times() {
     let mut pinger_connect = connect_packet(ProtocolVersion::V5, "ka-pinger", true);
     pinger_connect.keep_alive = 1;
     let (mut pinger, _) = RawMqtt::connect_ok(&a, &dev, pinger_connect).await;
+    // The pinger stays alive by sending PINGREQ every 0.5 s, well inside 1.5 s.
+    let pinging = tokio::spawn(async move {
+        for _ in 0..6 {
+            pinger.send(&Packet::PingReq).await;
+            assert!(matches!(pinger.expect().await, Packet::PingResp));
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        pinger
+    });
     let mut silent_connect = connect_packet(ProtocolVersion::V5, "ka-silent", true);
     silent_connect.keep_alive = 1;
     let (mut silent, _) = RawMqtt::connect_ok(&a, &dev, silent_connect).await;
     // Still connected well inside the 1.5 s window.
     silent.expect_nothing(Duration::from_millis(700)).await;
     silent.expect_close(Some(rc::KEEP_ALIVE_TIMEOUT)).await;
-    for _ in 0..4 {
-        pinger.send(&Packet::PingReq).await;
-        assert!(matches!(pinger.expect().await, Packet::PingResp));
-        tokio::time::sleep(Duration::from_millis(700)).await;
-    }
+    let mut pinger = pinging.await.expect("pinger task");
+    pinger.send(&Packet::PingReq).await;
+    assert!(matches!(pinger.expect().await, Packet::PingResp));
     assert!(a.log().contains("keep alive expired"), "log: {}", a.log());
 }
 
