@@ -10,6 +10,7 @@ use airlock_store::{Commit, Op, Store, StoreError};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{Notify, watch};
 
+use crate::auth::{AllowAll, Authorizer};
 use crate::config::{BrokerConfig, OverflowPolicy};
 use crate::context::ConnectionContext;
 use crate::message::{Message, MessageProperties, now_ms};
@@ -61,6 +62,7 @@ pub(crate) struct Inner {
     pub subs: RwLock<SubscriptionTree>,
     pub retained: RwLock<RetainedMessages>,
     pub store: Arc<dyn Store>,
+    pub authorizer: Arc<dyn Authorizer>,
     pub next_conn_id: AtomicU64,
     pub shutdown: watch::Sender<bool>,
     pub live: AtomicUsize,
@@ -92,6 +94,16 @@ impl Broker {
         cfg: BrokerConfig,
         store: Arc<dyn Store>,
     ) -> Result<(Broker, RestoreSummary), StoreError> {
+        Broker::with_authorizer(cfg, store, Arc::new(AllowAll))
+    }
+
+    /// Like [`Broker::new`], with every connect, publish, subscribe and delivery authorized by
+    /// `authorizer`.
+    pub fn with_authorizer(
+        cfg: BrokerConfig,
+        store: Arc<dyn Store>,
+        authorizer: Arc<dyn Authorizer>,
+    ) -> Result<(Broker, RestoreSummary), StoreError> {
         let snapshot = store.load()?;
         let (shutdown, _) = watch::channel(false);
         let inner = Arc::new(Inner {
@@ -100,6 +112,7 @@ impl Broker {
             subs: RwLock::new(SubscriptionTree::default()),
             retained: RwLock::new(RetainedMessages::default()),
             store,
+            authorizer,
             next_conn_id: AtomicU64::new(1),
             shutdown,
             live: AtomicUsize::new(0),
@@ -110,6 +123,10 @@ impl Broker {
         let summary = broker.restore(snapshot);
         broker.spawn_expiry_sweeper();
         Ok((broker, summary))
+    }
+
+    pub(crate) fn authorizer(&self) -> &dyn Authorizer {
+        &*self.inner.authorizer
     }
 
     /// The broker's configuration.

@@ -24,6 +24,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, Wr
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 
+use crate::auth::{Authorization, ConnectRequest};
 use crate::broker::{Broker, SessionRef, lock, split};
 use crate::context::ConnectionContext;
 use crate::events;
@@ -270,6 +271,21 @@ impl Conn {
                         ),
                     ));
                 }
+            }
+            let request = ConnectRequest {
+                client_id: &client_id,
+                persistent: match version {
+                    ProtocolVersion::V5 => c.properties.session_expiry_interval.unwrap_or(0) > 0,
+                    ProtocolVersion::V311 => !c.clean_start,
+                },
+                will_topic: c.will.as_ref().map(|w| w.topic.as_str()),
+            };
+            if let Authorization::Deny { reason } = broker.authorizer().connect(&ctx, &request) {
+                // 3.1.1 gets CONNACK 5 (not authorized), as AWS IoT answers today.
+                return Err(refuse(
+                    rc::NOT_AUTHORIZED,
+                    format!("not authorized: {reason}"),
+                ));
             }
             Ok(())
         })();
@@ -646,6 +662,19 @@ impl Conn {
         } else if p.topic.is_empty() {
             return self.protocol_error("PUBLISH with an empty topic and no topic alias");
         }
+        if let Authorization::Deny { reason } =
+            self.broker
+                .authorizer()
+                .publish(&self.ctx, &self.client_id, &p.topic, p.retain)
+        {
+            // AWS IoT answers an unauthorized 3.1.1 PUBLISH by closing the connection (3.1.1 has
+            // no negative PUBACK); refuse_publish does exactly that for 3.1.1 and QoS 0.
+            return self.refuse_publish(
+                &p,
+                rc::NOT_AUTHORIZED,
+                format!("not authorized: {reason}"),
+            );
+        }
         if p.topic.starts_with(RESERVED_PREFIX) {
             let why = format!("topics under {RESERVED_PREFIX} are published by the broker only");
             return self.refuse_publish(&p, rc::NOT_AUTHORIZED, why);
@@ -839,6 +868,15 @@ impl Conn {
                         bare.len(),
                         cfg.max_topic_len
                     ),
+                ))
+            } else if let Authorization::Deny { reason } =
+                self.broker
+                    .authorizer()
+                    .subscribe(&self.ctx, &self.client_id, filter)
+            {
+                Some((
+                    rc::NOT_AUTHORIZED,
+                    format!("not authorized to subscribe to {filter:?}: {reason}"),
                 ))
             } else if group.is_some() && options.no_local {
                 Some((
@@ -1139,6 +1177,21 @@ impl Conn {
                 metrics::gauge!(m::QUEUED).decrement(1.0);
                 if d.msg.expired(now) {
                     metrics::counter!(m::DROPPED, "reason" => "expired").increment(1);
+                    if let Some(seq) = d.seq {
+                        ops.push(Op::DeleteMessage {
+                            client_id: client_id.clone(),
+                            seq,
+                        });
+                    }
+                    continue;
+                }
+                if let Authorization::Deny { reason } =
+                    self.broker
+                        .authorizer()
+                        .receive(&self.ctx, &client_id, &d.msg.topic)
+                {
+                    tracing::info!(client_id = %client_id, topic = %d.msg.topic, "delivery not authorized: {reason}");
+                    metrics::counter!(m::DROPPED, "reason" => "not_authorized").increment(1);
                     if let Some(seq) = d.seq {
                         ops.push(Op::DeleteMessage {
                             client_id: client_id.clone(),

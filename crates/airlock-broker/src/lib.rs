@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod auth;
 mod broker;
 mod config;
 mod connection;
@@ -25,6 +26,7 @@ mod retained;
 mod session;
 mod subscriptions;
 
+pub use auth::{AllowAll, Authorization, Authorizer, ConnectRequest};
 pub use broker::{Broker, BrokerStats, RestoreSummary};
 pub use config::{BrokerConfig, OverflowPolicy};
 pub use context::{ConnectionContext, Principal};
