@@ -187,6 +187,31 @@ impl Broker {
             .unwrap_or(Ok(()))
     }
 
+    /// Disconnect every live connection authenticated by certificate `certificate_id`
+    /// (v5: DISCONNECT `reason`, e.g. 0x98 administrative action or 0x87 not authorized).
+    /// Returns how many were told. Identity calls this when a certificate is revoked or
+    /// deactivated; the connection tasks close within one scheduling round.
+    pub fn disconnect_certificate(&self, certificate_id: &str, reason: u8) -> usize {
+        let sessions = lock(&self.inner.sessions);
+        let mut told = 0;
+        for session in sessions.values() {
+            let s = lock(session);
+            if let Some(link) = &s.link
+                && link.certificate_id.as_deref() == Some(certificate_id)
+                && link
+                    .kick
+                    .try_send(Kick {
+                        reason,
+                        lifecycle: "AUTH_ERROR",
+                    })
+                    .is_ok()
+            {
+                told += 1;
+            }
+        }
+        told
+    }
+
     pub(crate) fn live_guard(&self) -> LiveGuard {
         self.inner.live.fetch_add(1, Ordering::AcqRel);
         LiveGuard(self.inner.clone())

@@ -26,7 +26,7 @@ use tokio::time::Instant;
 
 use crate::auth::{Authorization, ConnectRequest};
 use crate::broker::{Broker, SessionRef, lock, split};
-use crate::context::ConnectionContext;
+use crate::context::{ConnectionContext, Principal};
 use crate::events;
 use crate::message::{Message, MessageProperties, now_ms};
 use crate::metrics_names as m;
@@ -341,6 +341,12 @@ impl Conn {
             id: conn_id,
             notify: notify.clone(),
             kick: kick_tx,
+            certificate_id: match &ctx.principal {
+                Principal::Certificate { certificate_id, .. } => {
+                    Some(Arc::from(certificate_id.as_str()))
+                }
+                Principal::Anonymous => None,
+            },
         };
         let (session, present, ops) =
             broker.attach(&client_id, version, c.clean_start, session_expiry, link);

@@ -69,6 +69,8 @@ pub struct ConnLink {
     pub id: u64,
     pub notify: Arc<Notify>,
     pub kick: mpsc::Sender<Kick>,
+    /// Certificate id of the connection's principal, to find it when that certificate is revoked.
+    pub certificate_id: Option<Arc<str>>,
 }
 
 /// Result of offering a delivery to a full session.

@@ -229,3 +229,48 @@ async fn denied_receive_drops_the_delivery_but_keeps_the_subscription() {
         other => panic!("expected only shown/1, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn disconnect_certificate_closes_only_that_certificates_connections() {
+    let b = broker();
+    let ctx = |id: &str| ConnectionContext {
+        endpoint_id: Arc::from("test"),
+        peer: SocketAddr::from(([127, 0, 0, 1], 1)),
+        principal: Principal::Certificate {
+            certificate_id: id.into(),
+            chain: Arc::new(Vec::new()),
+        },
+    };
+    let mut clients = Vec::new();
+    for (cid, cert) in [("revoked-dev", "aa"), ("other-dev", "bb")] {
+        let (ours, theirs) = tokio::io::duplex(1 << 16);
+        let (b2, c) = (b.clone(), ctx(cert));
+        tokio::spawn(async move { b2.serve(theirs, c).await });
+        let mut c = Client {
+            io: ours,
+            buf: BytesMut::new(),
+            version: ProtocolVersion::V5,
+        };
+        c.send(Packet::Connect(Connect {
+            protocol: ProtocolVersion::V5,
+            clean_start: true,
+            keep_alive: 60,
+            client_id: cid.into(),
+            will: None,
+            username: None,
+            password: None,
+            properties: Properties::default(),
+        }))
+        .await;
+        assert!(matches!(c.recv().await, Some(Packet::ConnAck(a)) if a.code == rc::SUCCESS));
+        clients.push(c);
+    }
+    assert_eq!(b.disconnect_certificate("aa", rc::ADMINISTRATIVE_ACTION), 1);
+    match clients[0].recv().await {
+        Some(Packet::Disconnect(d)) => assert_eq!(d.reason, rc::ADMINISTRATIVE_ACTION),
+        other => panic!("expected DISCONNECT 0x98, got {other:?}"),
+    }
+    assert_eq!(clients[0].recv().await, None);
+    clients[1].send(Packet::PingReq).await;
+    assert_eq!(clients[1].recv().await, Some(Packet::PingResp));
+}
