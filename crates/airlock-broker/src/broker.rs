@@ -430,7 +430,7 @@ impl Broker {
             // Clean start: the old session and everything queued for it ends here.
             generation = s.generation + 1;
             self.remove_subscriptions(&s);
-            metrics::gauge!(m::QUEUED).decrement(s.queue.len() as f64);
+            count_discarded(&s);
             drop(s);
             ops.push(Op::DeleteSession {
                 client_id: client_id.to_string(),
@@ -463,7 +463,7 @@ impl Broker {
         }
         let client_id = s.client_id.clone();
         self.remove_subscriptions(&s);
-        metrics::gauge!(m::QUEUED).decrement(s.queue.len() as f64);
+        count_discarded(&s);
         drop(s);
         let mut sessions = lock(&self.inner.sessions);
         if sessions
@@ -720,6 +720,18 @@ impl Broker {
         }
         drop(tree);
         self.submit_detached(ops);
+    }
+}
+
+/// A session ends with messages still queued or in flight: they go with it (MQTT semantics),
+/// counted as `reason="session_ended"` so no message disappears unseen.
+fn count_discarded(s: &Session) {
+    let queued = s.queue.len();
+    let lost = queued + s.inflight.len();
+    metrics::gauge!(m::QUEUED).decrement(queued as f64);
+    if lost > 0 {
+        metrics::counter!(m::DROPPED, "reason" => "session_ended").increment(lost as u64);
+        tracing::info!(client_id = %s.client_id, messages = lost, "session ended with undelivered messages; discarded");
     }
 }
 

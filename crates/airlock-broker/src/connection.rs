@@ -1179,6 +1179,16 @@ impl Conn {
                 {
                     break;
                 }
+                // Take a packet id before taking the message, so a full id space leaves the
+                // message queued instead of losing it.
+                let pid = if front.qos == QoS::AtMostOnce {
+                    None
+                } else {
+                    match s.allocate_packet_id() {
+                        Some(pid) => Some(pid),
+                        None => break,
+                    }
+                };
                 let Some(d) = s.dequeue() else { break };
                 metrics::gauge!(m::QUEUED).decrement(1.0);
                 if d.msg.expired(now) {
@@ -1206,14 +1216,6 @@ impl Conn {
                     }
                     continue;
                 }
-                let pid = if d.qos == QoS::AtMostOnce {
-                    None
-                } else {
-                    match s.allocate_packet_id() {
-                        Some(pid) => Some(pid),
-                        None => break,
-                    }
-                };
                 let Some(publish) = self.outbound_publish(&d, pid, false) else {
                     if let Some(seq) = d.seq {
                         ops.push(Op::DeleteMessage {
@@ -1236,6 +1238,12 @@ impl Conn {
                 budget = budget.saturating_sub(publish.payload.len() + publish.topic.len() + 16);
                 sends.push(Packet::Publish(publish));
                 metrics::counter!(m::MESSAGES_OUT, "qos" => qos_label(qos)).increment(1);
+            }
+            // The byte budget ran out with messages still queued: wake this task again after
+            // the write, or they would wait for the next publish to this session (and, at the
+            // end of a burst, for ever).
+            if budget == 0 && !s.queue.is_empty() {
+                self.notify.notify_one();
             }
         }
         for p in sends {

@@ -1,7 +1,12 @@
 //! Airlock's public-key infrastructure: this crate owns key generation (ECDSA P-256 and
 //! RSA-2048), the certificate authority that issues server and client (device/admin)
-//! certificates, certificate ids (lowercase hex SHA-256 of the DER, as AWS IoT uses), and
-//! small PEM/DER helpers. Everything here is pure computation over bytes and strings except
+//! certificates and signs devices' CSRs ([`CertificateAuthority::sign_csr`], so a key never
+//! leaves its device), certificate ids (lowercase hex SHA-256 of the DER, as AWS IoT uses),
+//! bring-your-own-CA registration ([`registration_code`], [`verify_ca_registration`],
+//! [`inspect_ca`]), the certificate facts policies and status checks need
+//! ([`certificate_info`], [`validity_status`]), and small PEM/DER helpers. Signatures on
+//! CSRs and verification certificates are checked with `ring`. Everything here is pure
+//! computation over bytes and strings (the random serials and registration codes aside) except
 //! the small [`files`] module, which writes keys and certificates to disk atomically with
 //! the right permissions. It knows nothing of MQTT, TLS sessions or storage; signing and
 //! hashing use `ring` only.
@@ -10,6 +15,15 @@
 #![warn(missing_docs)]
 
 pub mod files;
+
+mod byoca;
+mod csr;
+mod info;
+mod verify;
+
+pub use byoca::{RegisteredCa, inspect_ca, registration_code, verify_ca_registration};
+pub use csr::{SignedCertificate, csr_pem_to_der};
+pub use info::{CertificateInfo, Validity, certificate_info, validity_status};
 
 use std::fmt;
 use std::str::FromStr;
@@ -142,6 +156,41 @@ pub enum PkiError {
     /// The operation is not supported by this build.
     #[error("unsupported: {0}")]
     Unsupported(String),
+    /// The certificate signing request could not be parsed.
+    #[error(
+        "the certificate signing request is not valid PKCS#10 ({0}); supply a PEM \
+         \"-----BEGIN CERTIFICATE REQUEST-----\" block, e.g. from `openssl req -new`"
+    )]
+    InvalidCsr(String),
+    /// A signature (a CSR's self-signature, or a CA's signature on a certificate) does not
+    /// verify.
+    #[error("signature check failed: {0}")]
+    SignatureInvalid(String),
+    /// The signature algorithm is not one this crate verifies.
+    #[error(
+        "unsupported signature algorithm {0}; use ECDSA with SHA-256/384, RSA PKCS#1 v1.5 or \
+         RSA-PSS with SHA-256/384/512, or Ed25519"
+    )]
+    UnsupportedSignatureAlgorithm(String),
+    /// The public key is of a type or size that cannot go into an Airlock certificate.
+    #[error(
+        "unsupported public key ({0}); use ECDSA P-256 or P-384, Ed25519, or RSA with a \
+         2048 to 8192-bit modulus"
+    )]
+    UnsupportedKey(String),
+    /// The verification certificate's subject CN is not the registration code.
+    #[error(
+        "the verification certificate's subject CN is {}, not the registration code {expected:?}; \
+         create the verification certificate with CN = the registration code and sign it with \
+         the CA's key",
+        .found.as_deref().map_or_else(|| "missing".to_owned(), |cn| format!("{cn:?}"))
+    )]
+    RegistrationCodeMismatch {
+        /// The registration code the certificate had to carry.
+        expected: String,
+        /// The verification certificate's subject CN, if it has one.
+        found: Option<String>,
+    },
 }
 
 /// A certificate and its private key, PEM, plus its id.
@@ -224,22 +273,7 @@ impl CertificateAuthority {
         {
             let (_, x509) = x509_parser::parse_x509_certificate(&cert_der)
                 .map_err(|e| PkiError::InvalidCertificate(e.to_string()))?;
-            let is_ca = x509
-                .basic_constraints()
-                .map_err(|e| PkiError::InvalidCertificate(e.to_string()))?
-                .is_some_and(|bc| bc.value.ca);
-            if !is_ca {
-                return Err(PkiError::NotACa(
-                    "basicConstraints CA:TRUE is missing".into(),
-                ));
-            }
-            if let Some(ku) = x509
-                .key_usage()
-                .map_err(|e| PkiError::InvalidCertificate(e.to_string()))?
-                && !ku.value.key_cert_sign()
-            {
-                return Err(PkiError::NotACa("keyUsage lacks keyCertSign".into()));
-            }
+            check_is_ca(&x509)?;
             if x509.public_key().subject_public_key.data.as_ref() != key.public_key_raw() {
                 return Err(PkiError::KeyMismatch);
             }
@@ -317,37 +351,96 @@ impl CertificateAuthority {
 
     fn issue_leaf(
         &self,
-        mut params: CertificateParams,
+        params: CertificateParams,
         alg: KeyAlgorithm,
         days: u32,
     ) -> Result<IssuedCertificate, PkiError> {
-        if days > MAX_CLIENT_VALIDITY_DAYS {
-            return Err(PkiError::InvalidValidity(format!(
-                "{days} days is too long; use at most {MAX_CLIENT_VALIDITY_DAYS}"
-            )));
-        }
+        let rsa = match alg {
+            KeyAlgorithm::EcdsaP256 => false,
+            KeyAlgorithm::Rsa2048 => true,
+        };
+        // Check the request before spending time on key generation (RSA is slow).
+        check_leaf_days(days)?;
+        let key = generate_key(alg)?;
+        let cert = self.sign_leaf(params, &key, rsa, days)?;
+        Ok(IssuedCertificate {
+            cert_pem: cert.cert_pem,
+            key_pem: key.serialize_pem(),
+            certificate_id: cert.certificate_id,
+            cert_der: cert.cert_der,
+        })
+    }
+
+    /// Apply the end-entity template (validity, CA:false, keyUsage, AKI, random serial) to
+    /// `params` and sign a certificate for `public_key` with the CA key. `rsa` selects the
+    /// RSA keyUsage (digitalSignature + keyEncipherment) instead of digitalSignature alone.
+    fn sign_leaf(
+        &self,
+        mut params: CertificateParams,
+        public_key: &impl rcgen::PublicKeyData,
+        rsa: bool,
+        days: u32,
+    ) -> Result<SignedCertificate, PkiError> {
+        check_leaf_days(days)?;
         set_validity(&mut params, days)?;
         params.is_ca = IsCa::ExplicitNoCa;
-        params.key_usages = match alg {
-            KeyAlgorithm::EcdsaP256 => vec![KeyUsagePurpose::DigitalSignature],
-            KeyAlgorithm::Rsa2048 => vec![
+        params.key_usages = if rsa {
+            vec![
                 KeyUsagePurpose::DigitalSignature,
                 KeyUsagePurpose::KeyEncipherment,
-            ],
+            ]
+        } else {
+            vec![KeyUsagePurpose::DigitalSignature]
         };
         params.use_authority_key_identifier_extension = true;
         params.serial_number = Some(random_serial()?);
 
-        let key = generate_key(alg)?;
-        let cert = params.signed_by(&key, &self.issuer).map_err(signing)?;
+        let cert = params
+            .signed_by(public_key, &self.issuer)
+            .map_err(signing)?;
         let cert_der = cert.der().to_vec();
-        Ok(IssuedCertificate {
+        Ok(SignedCertificate {
             cert_pem: cert.pem(),
-            key_pem: key.serialize_pem(),
             certificate_id: certificate_id(&cert_der),
             cert_der,
         })
     }
+}
+
+fn check_leaf_days(days: u32) -> Result<(), PkiError> {
+    if days > MAX_CLIENT_VALIDITY_DAYS {
+        return Err(PkiError::InvalidValidity(format!(
+            "{days} days is too long; use at most {MAX_CLIENT_VALIDITY_DAYS}"
+        )));
+    }
+    if days == 0 {
+        return Err(PkiError::InvalidValidity(
+            "0 days; give a validity of at least 1 day".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The CA checks shared by [`CertificateAuthority::from_pem`] and CA registration:
+/// basicConstraints CA:TRUE, and keyCertSign when a keyUsage extension is present.
+fn check_is_ca(x509: &x509_parser::certificate::X509Certificate<'_>) -> Result<(), PkiError> {
+    let is_ca = x509
+        .basic_constraints()
+        .map_err(|e| PkiError::InvalidCertificate(e.to_string()))?
+        .is_some_and(|bc| bc.value.ca);
+    if !is_ca {
+        return Err(PkiError::NotACa(
+            "basicConstraints CA:TRUE is missing".into(),
+        ));
+    }
+    if let Some(ku) = x509
+        .key_usage()
+        .map_err(|e| PkiError::InvalidCertificate(e.to_string()))?
+        && !ku.value.key_cert_sign()
+    {
+        return Err(PkiError::NotACa("keyUsage lacks keyCertSign".into()));
+    }
+    Ok(())
 }
 
 /// Lowercase hex SHA-256 of the DER (AWS IoT's certificate id): 64 characters.
