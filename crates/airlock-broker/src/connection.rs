@@ -34,8 +34,12 @@ use crate::persist::{self, DeliveryState};
 use crate::session::{ConnLink, Delivery, InflightState, Kick};
 use crate::subscriptions::SubEntry;
 
-/// Read buffer growth step.
+/// Read buffer growth step once a connection is busy.
 const READ_CHUNK: usize = 8 * 1024;
+/// Read buffer a connection starts with. Most devices are idle most of the time and send small
+/// packets; starting small keeps an idle connection's memory low, and a busy one grows to
+/// READ_CHUNK steps on its first full read.
+const READ_START: usize = 512;
 /// Stop draining the session into the write buffer past this many bytes per loop turn.
 const WRITE_BATCH: usize = 64 * 1024;
 
@@ -75,7 +79,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
     let (mut reader, mut writer) = tokio::io::split(stream);
-    let mut inbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut inbuf = BytesMut::with_capacity(READ_START);
     let cfg = broker.config().clone();
     let mut shutdown = broker.shutdown_signal();
     if *shutdown.borrow() {
@@ -145,7 +149,9 @@ async fn read_packet<R: AsyncRead + Unpin>(
         if let Some(p) = decode(buf, version, max)? {
             return Ok(p);
         }
-        buf.reserve(READ_CHUNK);
+        if buf.capacity() - buf.len() < READ_START / 2 {
+            buf.reserve(READ_CHUNK);
+        }
         if reader.read_buf(buf).await? == 0 {
             return Err(ReadError::Closed);
         }
@@ -489,6 +495,7 @@ impl Conn {
             if let Some(e) = ending.take() {
                 break e;
             }
+            let spare_before = inbuf.capacity() - inbuf.len();
             tokio::select! {
                 biased;
                 kick = self.kick_rx.recv() => {
@@ -514,8 +521,13 @@ impl Conn {
                                 ka.as_mut().reset(Instant::now() + k);
                             }
                             ending = self.process_input(&mut inbuf, cfg.max_packet_size);
-                            if inbuf.capacity() - inbuf.len() < 512 {
+                            // A read that filled the buffer means a busy client: grow in
+                            // READ_CHUNK steps; a quiet one keeps a small buffer.
+                            let spare = inbuf.capacity() - inbuf.len();
+                            if n >= spare_before {
                                 inbuf.reserve(READ_CHUNK);
+                            } else if spare < READ_START / 2 {
+                                inbuf.reserve(READ_START);
                             }
                         }
                         Err(e) => {
