@@ -297,7 +297,12 @@ impl Conn {
         })();
         if let Err((code, why)) = check {
             tracing::info!(peer = %ctx.peer, endpoint = %ctx.endpoint_id, client_id = %c.client_id, code = format!("0x{code:02X}"), "CONNECT refused: {why}");
-            metrics::counter!(m::CONNECT_REFUSED, "reason" => "invalid").increment(1);
+            let label = if code == rc::NOT_AUTHORIZED {
+                "not_authorized"
+            } else {
+                "invalid"
+            };
+            metrics::counter!(m::CONNECT_REFUSED, "reason" => label).increment(1);
             let wire = match version {
                 ProtocolVersion::V5 => code,
                 ProtocolVersion::V311 => rc::connack_code_v311(code),
