@@ -1,7 +1,6 @@
 //! [`RegistryStore`]: the registry kept durably in its own redb file.
 
-use std::fs::{self, OpenOptions};
-use std::io;
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard};
@@ -65,7 +64,7 @@ impl RegistryStore {
             fs::create_dir_all(parent)
                 .map_err(|e| open_err(format!("cannot create its directory: {e}")))?;
         }
-        create_private_file(&path).map_err(|e| open_err(e.to_string()))?;
+        airlock_store::create_private_file(&path).map_err(|e| open_err(e.to_string()))?;
         let db = Database::builder().create(&path).map_err(|e| {
             match e {
             DatabaseError::DatabaseAlreadyOpen => open_err(
@@ -185,35 +184,6 @@ impl RegistryStore {
             Ok(())
         };
         run().map_err(|e| write_err(e.to_string()))
-    }
-}
-
-/// Creates `path` with mode 0600 if it does not exist (it holds certificates and the
-/// authorization setup), and makes its directory entry durable.
-fn create_private_file(path: &Path) -> io::Result<()> {
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    match options.open(path) {
-        Ok(file) => {
-            file.sync_all()?;
-            #[cfg(unix)]
-            if let Some(parent) = path.parent() {
-                let dir = if parent.as_os_str().is_empty() {
-                    Path::new(".")
-                } else {
-                    parent
-                };
-                fs::File::open(dir)?.sync_all()?;
-            }
-            Ok(())
-        }
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(e),
     }
 }
 

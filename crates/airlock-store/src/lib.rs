@@ -27,7 +27,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 pub use memory::MemoryStore;
-pub use redb_store::RedbStore;
+pub use redb_store::{RedbStore, create_private_file};
 
 /// Largest value accepted in one [`Op`], in bytes (1 GiB).
 ///

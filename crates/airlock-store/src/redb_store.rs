@@ -196,7 +196,8 @@ impl Drop for RedbStore {
 }
 
 /// Creates `path` with mode 0600 if it does not exist, and makes its directory entry durable.
-fn create_private_file(path: &Path) -> io::Result<()> {
+/// Shared with the other embedded databases (the registry) so every state file is private.
+pub fn create_private_file(path: &Path) -> io::Result<()> {
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
