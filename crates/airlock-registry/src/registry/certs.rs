@@ -8,7 +8,7 @@ use crate::model::{
 };
 use crate::names;
 
-use super::{RecordKey, Registry, already_exists, not_found};
+use super::{RecordKey, Registry, already_exists, not_found, unindex};
 
 /// RegisterCACertificate's request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -251,12 +251,7 @@ impl Registry {
         }
         let subject = ca.subject.clone();
         self.cas.remove(certificate_id);
-        if let Some(ids) = self.cas_by_subject.get_mut(&subject) {
-            ids.remove(certificate_id);
-            if ids.is_empty() {
-                self.cas_by_subject.remove(&subject);
-            }
-        }
+        unindex(&mut self.cas_by_subject, subject.as_str(), certificate_id);
         self.changed([RecordKey::CaCertificate(certificate_id.to_string())]);
         Ok(Event::CaCertificateDeleted {
             certificate_id: certificate_id.to_string(),

@@ -338,3 +338,22 @@ fn already_exists(kind: ResourceKind, name: &str) -> RegistryError {
         name: name.to_string(),
     }
 }
+
+/// Remove `value` from the set under `key` of a one-to-many index, dropping the key once its
+/// set is empty, so the indexes never hold empty entries. Returns whether `value` was there.
+fn unindex<K, Q, V, R>(index: &mut BTreeMap<K, BTreeSet<V>>, key: &Q, value: &R) -> bool
+where
+    K: std::borrow::Borrow<Q> + Ord,
+    Q: Ord + ?Sized,
+    V: std::borrow::Borrow<R> + Ord,
+    R: Ord + ?Sized,
+{
+    let Some(set) = index.get_mut(key) else {
+        return false;
+    };
+    let removed = set.remove(value);
+    if set.is_empty() {
+        index.remove(key);
+    }
+    removed
+}

@@ -7,7 +7,7 @@ use crate::event::Event;
 use crate::model::{Policy, PolicyTarget, PolicyVersion, PolicyVersionId, RoleAlias, UnixSeconds};
 use crate::names;
 
-use super::{RecordKey, Registry, already_exists, not_found};
+use super::{RecordKey, Registry, already_exists, not_found, unindex};
 
 impl Registry {
     fn validate_document(&self, policy: &str, document: &str) -> Result<(), RegistryError> {
@@ -218,29 +218,13 @@ impl Registry {
         target: &PolicyTarget,
     ) -> Result<Event, RegistryError> {
         self.require_policy(policy)?;
-        let removed = self
-            .target_policies
-            .get_mut(target)
-            .is_some_and(|p| p.remove(policy));
-        if !removed {
+        if !unindex(&mut self.target_policies, target, policy) {
             return Err(RegistryError::PolicyNotAttached {
                 policy: policy.to_string(),
                 target: target.clone(),
             });
         }
-        if self
-            .target_policies
-            .get(target)
-            .is_some_and(|p| p.is_empty())
-        {
-            self.target_policies.remove(target);
-        }
-        if let Some(targets) = self.policy_targets.get_mut(policy) {
-            targets.remove(target);
-            if targets.is_empty() {
-                self.policy_targets.remove(policy);
-            }
-        }
+        unindex(&mut self.policy_targets, policy, target);
         self.changed([RecordKey::PolicyAttachment {
             policy: policy.to_string(),
             target: target.clone(),

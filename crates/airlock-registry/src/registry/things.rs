@@ -8,7 +8,7 @@ use crate::model::{
 };
 use crate::names::{self, MAX_ATTRIBUTES_TYPED, MAX_ATTRIBUTES_UNTYPED};
 
-use super::{RecordKey, Registry, already_exists, not_found};
+use super::{RecordKey, Registry, already_exists, not_found, unindex};
 
 impl Registry {
     /// CreateThing. The type, if given, must exist and not be deprecated.
@@ -127,9 +127,7 @@ impl Registry {
         self.thing_certs.remove(name);
         let mut keys = vec![RecordKey::Thing(name.to_string())];
         for group in self.thing_groups.remove(name).unwrap_or_default() {
-            if let Some(members) = self.group_things.get_mut(&group) {
-                members.remove(name);
-            }
+            unindex(&mut self.group_things, group.as_str(), name);
             keys.push(RecordKey::GroupMember {
                 group,
                 thing: name.to_string(),
@@ -353,19 +351,12 @@ impl Registry {
         self.groups.remove(name);
         self.group_children.remove(name);
         self.target_policies.remove(&target);
-        if let Some(parent) = parent
-            && let Some(siblings) = self.group_children.get_mut(&parent)
-        {
-            siblings.remove(name);
-            if siblings.is_empty() {
-                self.group_children.remove(&parent);
-            }
+        if let Some(parent) = parent {
+            unindex(&mut self.group_children, parent.as_str(), name);
         }
         let mut keys = vec![RecordKey::ThingGroup(name.to_string())];
         for thing in self.group_things.remove(name).unwrap_or_default() {
-            if let Some(groups) = self.thing_groups.get_mut(&thing) {
-                groups.remove(name);
-            }
+            unindex(&mut self.thing_groups, thing.as_str(), name);
             keys.push(RecordKey::GroupMember {
                 group: name.to_string(),
                 thing,
@@ -419,22 +410,10 @@ impl Registry {
     ) -> Result<Event, RegistryError> {
         self.require_thing(thing)?;
         self.require_group(group)?;
-        let removed = self
-            .thing_groups
-            .get_mut(thing)
-            .is_some_and(|g| g.remove(group));
-        if !removed {
+        if !unindex(&mut self.thing_groups, thing, group) {
             return Ok(Event::Unchanged);
         }
-        if self.thing_groups.get(thing).is_some_and(|g| g.is_empty()) {
-            self.thing_groups.remove(thing);
-        }
-        if let Some(members) = self.group_things.get_mut(group) {
-            members.remove(thing);
-            if members.is_empty() {
-                self.group_things.remove(group);
-            }
-        }
+        unindex(&mut self.group_things, group, thing);
         self.changed([RecordKey::GroupMember {
             group: group.to_string(),
             thing: thing.to_string(),
@@ -527,12 +506,7 @@ impl Registry {
         {
             self.cert_things.remove(certificate_id);
         }
-        if let Some(certs) = self.thing_certs.get_mut(thing) {
-            certs.remove(certificate_id);
-            if certs.is_empty() {
-                self.thing_certs.remove(thing);
-            }
-        }
+        unindex(&mut self.thing_certs, thing, certificate_id);
         self.changed([RecordKey::ThingPrincipal {
             certificate_id: certificate_id.to_string(),
             thing: thing.to_string(),
