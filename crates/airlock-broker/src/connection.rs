@@ -1188,7 +1188,8 @@ impl Conn {
         {
             let session = self.session.clone();
             let mut s = lock(&session);
-            let client_id = s.client_id.to_string();
+            // An Arc clone: the String is only built for the rare store op.
+            let client_id = s.client_id.clone();
             while budget > 0 {
                 let inflight = s.inflight.len();
                 let Some(front) = s.queue.front() else { break };
@@ -1212,7 +1213,7 @@ impl Conn {
                     metrics::counter!(m::DROPPED, "reason" => "expired").increment(1);
                     if let Some(seq) = d.seq {
                         ops.push(Op::DeleteMessage {
-                            client_id: client_id.clone(),
+                            client_id: client_id.to_string(),
                             seq,
                         });
                     }
@@ -1227,7 +1228,7 @@ impl Conn {
                     metrics::counter!(m::DROPPED, "reason" => "not_authorized").increment(1);
                     if let Some(seq) = d.seq {
                         ops.push(Op::DeleteMessage {
-                            client_id: client_id.clone(),
+                            client_id: client_id.to_string(),
                             seq,
                         });
                     }
@@ -1236,7 +1237,7 @@ impl Conn {
                 let Some(publish) = self.outbound_publish(&d, pid, false) else {
                     if let Some(seq) = d.seq {
                         ops.push(Op::DeleteMessage {
-                            client_id: client_id.clone(),
+                            client_id: client_id.to_string(),
                             seq,
                         });
                     }

@@ -5,25 +5,11 @@ use airlock_pki::{
     CertificateAuthority, KeyAlgorithm, PkiError, certificate_id, pem_to_der_chain,
     subject_common_name,
 };
-use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
-use webpki::{EndEntityCert, KeyUsage, anchor_from_trusted_cert};
+use rustls_pki_types::{CertificateDer, ServerName};
+use webpki::{EndEntityCert, KeyUsage};
 
-fn verify(ca_der: &[u8], leaf_der: &[u8], usage: KeyUsage) -> Result<(), webpki::Error> {
-    let ca = CertificateDer::from(ca_der);
-    let anchors = [anchor_from_trusted_cert(&ca)?];
-    let leaf = CertificateDer::from(leaf_der);
-    let ee = EndEntityCert::try_from(&leaf)?;
-    ee.verify_for_usage(
-        webpki::ALL_VERIFICATION_ALGS,
-        &anchors,
-        &[],
-        UnixTime::now(),
-        usage,
-        None,
-        None,
-    )
-    .map(|_| ())
-}
+mod common;
+use common::verify;
 
 fn verify_server(ca_der: &[u8], leaf_der: &[u8], name: &str) -> Result<(), webpki::Error> {
     verify(ca_der, leaf_der, KeyUsage::server_auth())?;

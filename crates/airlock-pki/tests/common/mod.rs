@@ -9,8 +9,8 @@ use std::process::Command;
 use rustls_pki_types::{CertificateDer, UnixTime};
 use webpki::{EndEntityCert, KeyUsage, anchor_from_trusted_cert};
 
-/// Verify `leaf_der` as a TLS client certificate issued by `ca_der`, now.
-pub fn verify_client(ca_der: &[u8], leaf_der: &[u8]) -> Result<(), webpki::Error> {
+/// Verify `leaf_der` as issued by `ca_der` for `usage`, now.
+pub fn verify(ca_der: &[u8], leaf_der: &[u8], usage: KeyUsage) -> Result<(), webpki::Error> {
     let ca = CertificateDer::from(ca_der);
     let anchors = [anchor_from_trusted_cert(&ca)?];
     let leaf = CertificateDer::from(leaf_der);
@@ -20,11 +20,16 @@ pub fn verify_client(ca_der: &[u8], leaf_der: &[u8]) -> Result<(), webpki::Error
         &anchors,
         &[],
         UnixTime::now(),
-        KeyUsage::client_auth(),
+        usage,
         None,
         None,
     )
     .map(|_| ())
+}
+
+/// Verify `leaf_der` as a TLS client certificate issued by `ca_der`, now.
+pub fn verify_client(ca_der: &[u8], leaf_der: &[u8]) -> Result<(), webpki::Error> {
+    verify(ca_der, leaf_der, KeyUsage::client_auth())
 }
 
 /// Whether the `openssl` binary can be run; prints why a test is skipped when it cannot.
