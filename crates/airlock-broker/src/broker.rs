@@ -13,7 +13,7 @@ use tokio::sync::{Notify, watch};
 use crate::auth::{AllowAll, Authorizer};
 use crate::config::{BrokerConfig, OverflowPolicy};
 use crate::context::ConnectionContext;
-use crate::message::{Message, MessageProperties, now_ms};
+use crate::message::{Message, now_ms};
 use crate::metrics_names as m;
 use crate::persist::{self, DeliveryRecord, DeliveryState, RetainedRecord, SessionRecord};
 use crate::retained::RetainedMessages;
@@ -538,19 +538,7 @@ impl Broker {
             return;
         }
         let Some(topic) = topic else { return };
-        drop(self.route(Arc::new(Message {
-            topic,
-            payload: body.into_bytes().into(),
-            qos: 1,
-            retain: false,
-            properties: MessageProperties {
-                payload_format_indicator: Some(1),
-                content_type: Some("application/json".into()),
-                ..Default::default()
-            },
-            expires_at_ms: None,
-            publisher: None,
-        })));
+        drop(self.route(Arc::new(Message::event(topic, body))));
     }
 
     fn restore(&self, snapshot: airlock_store::Snapshot) -> RestoreSummary {

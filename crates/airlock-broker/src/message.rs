@@ -55,6 +55,24 @@ pub struct Message {
 }
 
 impl Message {
+    /// A broker-originated JSON event (`$aws/events/...`): QoS 1, not retained, UTF-8 payload
+    /// format, content type `application/json`.
+    pub fn event(topic: String, json: String) -> Message {
+        Message {
+            topic,
+            payload: json.into_bytes().into(),
+            qos: 1,
+            retain: false,
+            properties: MessageProperties {
+                payload_format_indicator: Some(1),
+                content_type: Some("application/json".into()),
+                ..Default::default()
+            },
+            expires_at_ms: None,
+            publisher: None,
+        }
+    }
+
     /// QoS as the enum.
     pub fn qos(&self) -> QoS {
         QoS::from_u8(self.qos).unwrap_or(QoS::AtMostOnce)

@@ -73,6 +73,38 @@ fn registered(der: Vec<u8>, x509: &X509Certificate<'_>) -> RegisteredCa {
     }
 }
 
+/// The issuer name of a DER certificate in the form [`RegisteredCa::subject`] uses, so a
+/// device certificate can be matched to the registered CA that signed it.
+pub fn issuer_name(der: &[u8]) -> Result<String, PkiError> {
+    Ok(parse(der)?.issuer().to_string())
+}
+
+/// Check that `cert_der` was signed with the private key of the CA `ca_der` (its issuer
+/// name matches and the signature verifies). Validity dates are not judged here.
+pub fn verify_issued_by(cert_der: &[u8], ca_der: &[u8]) -> Result<(), PkiError> {
+    let cert = parse(cert_der)?;
+    let ca = parse(ca_der)?;
+    if cert.issuer().as_raw() != ca.subject().as_raw() {
+        return Err(PkiError::SignatureInvalid(format!(
+            "the certificate's issuer ({}) is not this CA ({})",
+            cert.issuer(),
+            ca.subject()
+        )));
+    }
+    if cert.signature_algorithm != cert.tbs_certificate.signature {
+        return Err(PkiError::SignatureInvalid(
+            "the certificate's inner and outer signature algorithms differ".into(),
+        ));
+    }
+    verify_signature(
+        ca.public_key(),
+        &cert.signature_algorithm,
+        cert.signature_value.data.as_ref(),
+        cert.tbs_certificate.as_ref(),
+        "the certificate",
+    )
+}
+
 /// Check that the first certificate in `ca_pem` is a CA (basicConstraints CA:TRUE, and
 /// keyCertSign when keyUsage is present) and describe it; no proof of key possession (the
 /// registration mode without a verification certificate). Validity dates are reported,

@@ -21,7 +21,10 @@ mod csr;
 mod info;
 mod verify;
 
-pub use byoca::{RegisteredCa, inspect_ca, registration_code, verify_ca_registration};
+pub use byoca::{
+    RegisteredCa, inspect_ca, issuer_name, registration_code, verify_ca_registration,
+    verify_issued_by,
+};
 pub use csr::{SignedCertificate, csr_pem_to_der};
 pub use info::{CertificateInfo, Validity, certificate_info, validity_status};
 

@@ -7,6 +7,7 @@
 //! DATA/pki/admin.cert.pem     admin client certificate for the CLI / admin API
 //! DATA/pki/admin.private.key  its key, 0600
 //! DATA/store.redb             sessions, queued and retained messages
+//! DATA/registry.redb          things, certificates, CAs, policies, role aliases (0600)
 //! DATA/endpoints.json         every listener with its real address and port
 //! ```
 
@@ -86,7 +87,12 @@ impl DataDir {
     pub fn admin_key(&self) -> PathBuf {
         self.pki().join("admin.private.key")
     }
-    /// `endpoints.json`.
+    /// `DATA/registry.redb`: things, certificates, CAs, policies, role aliases.
+    pub fn registry(&self) -> PathBuf {
+        self.root.join("registry.redb")
+    }
+
+    /// `DATA/endpoints.json`: every listener's real address, for the CLI and scripts.
     pub fn endpoints(&self) -> PathBuf {
         self.root.join("endpoints.json")
     }
@@ -101,6 +107,8 @@ pub struct ServerMaterial {
     pub server_cert_pem: String,
     /// Server private key PEM.
     pub server_key_pem: String,
+    /// The admin client certificate PEM (the only certificate the admin API accepts).
+    pub admin_cert_pem: String,
     /// Whether this start created the CA.
     pub created: bool,
 }
@@ -212,6 +220,7 @@ pub fn prepare(
         ca_cert_pem: ca.cert_pem().to_string(),
         server_cert_pem: read(&dir.server_cert(), "cannot read the server certificate")?,
         server_key_pem: read(&dir.server_key(), "cannot read the server key")?,
+        admin_cert_pem: read(&dir.admin_cert(), "cannot read the admin certificate")?,
         created,
     })
 }

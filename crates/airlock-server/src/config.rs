@@ -30,6 +30,10 @@ pub struct Config {
     pub log: LogConfig,
     /// Where the CA lives (`[pki]`).
     pub pki: PkiConfig,
+    /// Authorization settings (`[identity]`).
+    pub identity: IdentityConfig,
+    /// The admin API endpoint (`[admin]`).
+    pub admin: AdminConfig,
 }
 
 impl Default for Config {
@@ -44,6 +48,8 @@ impl Default for Config {
             metrics: MetricsConfig::default(),
             log: LogConfig::default(),
             pki: PkiConfig::default(),
+            identity: IdentityConfig::default(),
+            admin: AdminConfig::default(),
         }
     }
 }
@@ -119,6 +125,18 @@ impl Config {
                     e.id
                 )));
             }
+            if e.authentication == Authentication::Certificate && e.anonymous_policy.is_some() {
+                return Err(ConfigError::Invalid(format!(
+                    "endpoint {:?}: anonymous_policy applies only to authentication = \"none\"",
+                    e.id
+                )));
+            }
+            if e.id == "admin" || e.id == "metrics" {
+                return Err(ConfigError::Invalid(format!(
+                    "endpoint id {:?} is reserved; choose another",
+                    e.id
+                )));
+            }
             if !seen.insert(e.id.clone()) {
                 return Err(ConfigError::Invalid(format!(
                     "endpoint id {:?} is used twice",
@@ -129,6 +147,31 @@ impl Config {
         if self.endpoints.is_empty() {
             return Err(ConfigError::Invalid(
                 "at least one [[endpoint]] is required".into(),
+            ));
+        }
+        if self.identity.region.is_empty()
+            || !self
+                .identity
+                .region
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
+            return Err(ConfigError::Invalid(format!(
+                "identity.region {:?} must be non-empty letters, digits and '-' (it goes into ARNs)",
+                self.identity.region
+            )));
+        }
+        if self.identity.account_id.is_empty()
+            || !self.identity.account_id.chars().all(|c| c.is_ascii_digit())
+        {
+            return Err(ConfigError::Invalid(format!(
+                "identity.account_id {:?} must be digits (AWS account ids are 12 digits)",
+                self.identity.account_id
+            )));
+        }
+        if self.identity.policy_max_chars < 64 {
+            return Err(ConfigError::Invalid(
+                "identity.policy_max_chars must be at least 64".into(),
             ));
         }
         if self.mqtt.max_packet_size < 16 {
@@ -197,6 +240,9 @@ pub struct EndpointConfig {
     pub authentication: Authentication,
     /// Most concurrent connections on this endpoint.
     pub max_connections: usize,
+    /// With `authentication = "none"`: the registry policy that authorizes this endpoint's
+    /// anonymous clients. Without one, anonymous clients are refused (default deny).
+    pub anonymous_policy: Option<String>,
 }
 
 impl Default for EndpointConfig {
@@ -208,6 +254,56 @@ impl Default for EndpointConfig {
             tls: true,
             authentication: Authentication::Certificate,
             max_connections: 100_000,
+            anonymous_policy: None,
+        }
+    }
+}
+
+/// Authorization (`[identity]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IdentityConfig {
+    /// Region in the ARNs policies are written against (`arn:aws:iot:{region}:...`). Set it to
+    /// the region of the policies you bring from AWS IoT.
+    pub region: String,
+    /// Account id in those ARNs.
+    pub account_id: String,
+    /// Accept client ids containing `+` or `#`, as AWS IoT does. Off by default: such a client
+    /// id widens every `${iot:ClientId}` topic-filter grant.
+    pub aws_compatible_client_ids: bool,
+    /// Largest policy document, in characters not counting whitespace (AWS IoT: 2048).
+    pub policy_max_chars: usize,
+    /// Most authorization decisions kept in the cache.
+    pub decision_cache_entries: usize,
+}
+
+impl Default for IdentityConfig {
+    fn default() -> Self {
+        IdentityConfig {
+            region: "airlock".into(),
+            account_id: "000000000000".into(),
+            aws_compatible_client_ids: false,
+            policy_max_chars: 2048,
+            decision_cache_entries: 65_536,
+        }
+    }
+}
+
+/// The admin API (`[admin]`): HTTPS, admin client certificate only.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Serve the admin API. The CLI needs it.
+    pub enabled: bool,
+    /// Address and port. Port 0 picks a free port (see `endpoints.json`).
+    pub bind: SocketAddr,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            enabled: true,
+            bind: SocketAddr::from(([127, 0, 0, 1], 9443)),
         }
     }
 }

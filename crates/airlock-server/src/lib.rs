@@ -10,7 +10,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod admin_http;
 pub mod bootstrap;
+pub mod client_auth;
 pub mod config;
 mod listener;
 mod metrics_http;

@@ -83,7 +83,14 @@ async fn serve(ep: &Endpoint, tcp: TcpStream, peer: SocketAddr) {
         }
         Ok(Err(e)) => {
             let reason = tls::failure_reason(&e);
-            tracing::info!(endpoint = %ep.id, %peer, reason, error = %e, "TLS handshake failed");
+            match tls::refusal(&e) {
+                Some(refused) => {
+                    tracing::info!(endpoint = %ep.id, %peer, reason, "TLS handshake refused: {refused}")
+                }
+                None => {
+                    tracing::info!(endpoint = %ep.id, %peer, reason, error = %e, "TLS handshake failed")
+                }
+            }
             metrics::counter!("airlock_tls_handshake_failures_total", "reason" => reason)
                 .increment(1);
             return;

@@ -1,7 +1,5 @@
 //! `/metrics` (Prometheus text format) and `/healthz` over plain HTTP on loopback by default.
 
-use std::net::SocketAddr;
-
 use axum::Router;
 use axum::routing::get;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -23,9 +21,4 @@ pub async fn serve(listener: TcpListener, handle: PrometheusHandle) {
     if let Err(e) = axum::serve(listener, app).await {
         tracing::error!(error = %e, "metrics endpoint stopped");
     }
-}
-
-/// Bind the metrics listener.
-pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    TcpListener::bind(addr).await
 }

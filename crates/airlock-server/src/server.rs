@@ -5,7 +5,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use airlock_broker::{Broker, RestoreSummary};
+use airlock_broker::{Broker, Message, RestoreSummary};
+use airlock_identity::PolicyAuthorizer;
+use airlock_policy::{Engine, PolicyLimits};
+use airlock_registry::{CertificateStatus, Event, RegistryStore};
 use airlock_store::{RedbStore, Store, StoreOptions};
 use serde::Serialize;
 use tokio::sync::{Semaphore, watch};
@@ -13,9 +16,10 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
 use crate::bootstrap::{self, BootstrapError, DataDir};
+use crate::client_auth::{AutoRegistration, ClientVerifier};
 use crate::config::{Authentication, Config};
 use crate::listener::{Endpoint, accept_loop};
-use crate::{metrics_http, tls};
+use crate::{admin_http, metrics_http, tls};
 
 /// Errors starting the server; each says what to do.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +30,9 @@ pub enum ServerError {
     /// Store could not be opened.
     #[error("cannot open the store: {0}")]
     Store(#[from] airlock_store::StoreError),
+    /// The registry could not be opened.
+    #[error("cannot open the registry: {0}")]
+    Registry(#[from] airlock_registry::StoreError),
     /// TLS configuration problem.
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
@@ -80,6 +87,8 @@ pub struct RunningServer {
     pub created: bool,
     /// Data directory paths.
     pub data: DataDir,
+    /// The registry (things, certificates, policies).
+    pub registry: Arc<RegistryStore>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     grace: Duration,
@@ -96,7 +105,8 @@ impl RunningServer {
     }
 }
 
-/// Prepare the data directory, open the store, restore state and start every endpoint.
+/// Prepare the data directory, open the store and the registry, restore state and start
+/// every endpoint and the admin API.
 pub async fn start(cfg: Config, data_root: &Path) -> Result<RunningServer, ServerError> {
     let data = DataDir::new(data_root, cfg.pki.ca_key.as_deref());
     let material = bootstrap::prepare(&data, &cfg.server_names, cfg.key_algorithm.algorithm())?;
@@ -110,32 +120,55 @@ pub async fn start(cfg: Config, data_root: &Path) -> Result<RunningServer, Serve
         },
     )?);
     let handle = metrics_http::install();
-    let (broker, restored) = Broker::new(cfg.mqtt.clone(), store)?;
+
+    let registry = Arc::new(RegistryStore::open(data.registry())?);
+    let limits = PolicyLimits {
+        max_chars: cfg.identity.policy_max_chars,
+    };
+    registry.set_policy_validator(airlock_identity::policy_validator(limits));
+    let identity = airlock_identity::IdentityConfig {
+        aws_compatible_client_ids: cfg.identity.aws_compatible_client_ids,
+        anonymous_policies: cfg
+            .endpoints
+            .iter()
+            .filter_map(|e| Some((e.id.clone(), e.anonymous_policy.clone()?)))
+            .collect(),
+        cache_max_entries: cfg.identity.decision_cache_entries,
+        policy_limits: limits,
+    };
+    let engine = Engine::new(&cfg.identity.region, &cfg.identity.account_id);
+    let authorizer = Arc::new(PolicyAuthorizer::new(registry.clone(), engine, identity));
+    let (broker, restored) = Broker::with_authorizer(cfg.mqtt.clone(), store, authorizer.clone())?;
+
     let (shutdown, shutdown_rx) = watch::channel(false);
     let global = Arc::new(Semaphore::new(cfg.limits.max_connections));
+    let handshake_timeout = Duration::from_secs(cfg.limits.tls_handshake_timeout_secs.max(1));
     let mut endpoints = Vec::new();
     let mut tasks = Vec::new();
-    let mutual = tls::server_config(&material, true)?;
-    let server_only = tls::server_config(&material, false)?;
-    for e in &cfg.endpoints {
-        let listener = tokio::net::TcpListener::bind(e.bind)
-            .await
-            .map_err(|source| ServerError::Bind {
-                id: e.id.clone(),
-                addr: e.bind,
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(|source| ServerError::Bind {
-            id: e.id.clone(),
-            addr: e.bind,
+    let provider = tls::provider();
+    let ca_subject = airlock_pki::inspect_ca(&material.ca_cert_pem)
+        .map_err(|source| BootstrapError::Pki {
+            what: "the root CA in the data directory is unusable".into(),
             source,
-        })?;
+        })?
+        .subject;
+    let devices = Arc::new(ClientVerifier::devices(
+        registry.clone(),
+        ca_subject,
+        &provider,
+        auto_registration_events(broker.clone(), cfg.identity.account_id.clone()),
+    ));
+    let mutual = tls::server_config(&material, Some(devices), &tls::ALPN)?;
+    let server_only = tls::server_config(&material, None, &tls::ALPN)?;
+    for e in &cfg.endpoints {
+        let (listener, addr) = bind(&e.id, e.bind).await?;
         let require = e.authentication == Authentication::Certificate;
         if !require {
             tracing::warn!(
                 endpoint = %e.id,
                 %addr,
-                "ENDPOINT WITHOUT AUTHENTICATION: any client that can reach {addr} may connect anonymously. Use only for labs and conformance tests."
+                policy = e.anonymous_policy.as_deref().unwrap_or("(none: every client refused)"),
+                "ENDPOINT WITHOUT AUTHENTICATION: any client that can reach {addr} may connect anonymously, with the rights of the endpoint's anonymous_policy. Use only for labs and conformance tests."
             );
         }
         if !addr.ip().is_loopback() && addr.ip().is_unspecified() {
@@ -163,24 +196,42 @@ pub async fn start(cfg: Config, data_root: &Path) -> Result<RunningServer, Serve
             require_client_cert: require,
             endpoint_limit: Arc::new(Semaphore::new(e.max_connections)),
             global_limit: global.clone(),
-            handshake_timeout: Duration::from_secs(cfg.limits.tls_handshake_timeout_secs.max(1)),
+            handshake_timeout,
             broker: broker.clone(),
         };
         tasks.push(tokio::spawn(accept_loop(ep, shutdown_rx.clone())));
     }
+    if cfg.admin.enabled {
+        let (listener, addr) = bind("admin", cfg.admin.bind).await?;
+        let admin_der = airlock_pki::pem_to_der_chain(&material.admin_cert_pem)
+            .ok()
+            .and_then(|c| c.into_iter().next())
+            .ok_or_else(|| ServerError::Tls(tls::TlsError::Pem("admin certificate")))?;
+        let verifier = Arc::new(ClientVerifier::admin(admin_der, &provider));
+        let acceptor = TlsAcceptor::from(tls::server_config(
+            &material,
+            Some(verifier),
+            &[b"http/1.1"],
+        )?);
+        endpoints.push(BoundEndpoint {
+            id: "admin".into(),
+            protocol: "https",
+            tls: true,
+            authentication: "admin-certificate",
+            address: addr.ip().to_string(),
+            port: addr.port(),
+        });
+        let app = admin_router(&broker, &registry, &authorizer, &data, &endpoints, &cfg)?;
+        tasks.push(tokio::spawn(admin_http::serve(
+            listener,
+            acceptor,
+            app,
+            handshake_timeout,
+            shutdown_rx.clone(),
+        )));
+    }
     if cfg.metrics.enabled {
-        let listener = metrics_http::bind(cfg.metrics.bind)
-            .await
-            .map_err(|source| ServerError::Bind {
-                id: "metrics".into(),
-                addr: cfg.metrics.bind,
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(|source| ServerError::Bind {
-            id: "metrics".into(),
-            addr: cfg.metrics.bind,
-            source,
-        })?;
+        let (listener, addr) = bind("metrics", cfg.metrics.bind).await?;
         endpoints.push(BoundEndpoint {
             id: "metrics".into(),
             protocol: "http",
@@ -207,8 +258,103 @@ pub async fn start(cfg: Config, data_root: &Path) -> Result<RunningServer, Serve
         endpoints,
         created: material.created,
         data,
+        registry,
         shutdown,
         tasks,
         grace: Duration::from_secs(cfg.limits.shutdown_grace_secs),
     })
+}
+
+async fn bind(
+    id: &str,
+    addr: SocketAddr,
+) -> Result<(tokio::net::TcpListener, SocketAddr), ServerError> {
+    let err = |source| ServerError::Bind {
+        id: id.to_string(),
+        addr,
+        source,
+    };
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(err)?;
+    let local = listener.local_addr().map_err(err)?;
+    Ok((listener, local))
+}
+
+/// What the registry's changes do to live connections: a certificate leaving ACTIVE has its
+/// clients disconnected at once (v5 DISCONNECT 0x87 Not authorized).
+fn on_registry_event(broker: Broker) -> Arc<dyn Fn(&Event) + Send + Sync> {
+    Arc::new(move |event| {
+        if let Event::CertificateStatusChanged {
+            certificate_id, to, ..
+        } = event
+            && *to != CertificateStatus::Active
+        {
+            let n = broker.disconnect_certificate(certificate_id, 0x87);
+            tracing::info!(%certificate_id, status = to.as_str(), disconnected = n, "certificate left ACTIVE; its clients were disconnected");
+        }
+    })
+}
+
+/// AWS's JITR event on `$aws/events/certificates/registered/{caCertificateId}`.
+fn auto_registration_events(
+    broker: Broker,
+    account_id: String,
+) -> crate::client_auth::OnAutoRegistration {
+    Arc::new(move |r: AutoRegistration| {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or_default();
+        let body = serde_json::json!({
+            "certificateId": r.certificate_id,
+            "caCertificateId": r.ca_certificate_id,
+            "timestamp": now_ms,
+            "certificateStatus": "PENDING_ACTIVATION",
+            "awsAccountId": account_id,
+            "certificateRegistrationTimestamp": r.registered_at.saturating_mul(1000),
+        });
+        let msg = Message::event(
+            format!(
+                "$aws/events/certificates/registered/{}",
+                r.ca_certificate_id
+            ),
+            body.to_string(),
+        );
+        // The commit is awaited by nobody: the handshake that triggered this is failing anyway.
+        drop(broker.publish(msg));
+    })
+}
+
+/// The admin API's router over this server's registry, CA, authorizer and broker.
+fn admin_router(
+    broker: &Broker,
+    registry: &Arc<RegistryStore>,
+    authorizer: &Arc<PolicyAuthorizer>,
+    data: &DataDir,
+    endpoints: &[BoundEndpoint],
+    cfg: &Config,
+) -> Result<axum::Router, ServerError> {
+    let ca = bootstrap::load_ca(data)?;
+    let info = airlock_admin::AirlockInfo {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        region: cfg.identity.region.clone(),
+        account_id: cfg.identity.account_id.clone(),
+        endpoints: endpoints
+            .iter()
+            .filter(|e| e.id != "admin")
+            .map(|e| airlock_admin::EndpointInfo {
+                id: e.id.clone(),
+                protocol: e.protocol.to_string(),
+                address: e.address.clone(),
+                port: e.port,
+            })
+            .collect(),
+        root_ca_pem: ca.cert_pem().to_string(),
+    };
+    Ok(airlock_admin::router(airlock_admin::AdminContext {
+        registry: registry.clone(),
+        ca: Arc::new(ca),
+        authorizer: authorizer.clone(),
+        on_event: on_registry_event(broker.clone()),
+        info,
+    }))
 }

@@ -2,12 +2,12 @@
 
 use std::sync::Arc;
 
-use rustls::RootCertStore;
-use rustls::server::WebPkiClientVerifier;
+use rustls::server::danger::ClientCertVerifier;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::bootstrap::ServerMaterial;
+use crate::client_auth::CertificateRefused;
 
 /// ALPN protocols offered: AWS IoT's "MQTT on 443 with X.509" form, and plain `mqtt`.
 /// A client that offers no ALPN is served too.
@@ -22,19 +22,18 @@ pub enum TlsError {
     /// rustls refused the material.
     #[error("TLS configuration refused: {0}")]
     Rustls(#[from] rustls::Error),
-    /// The client verifier could not be built.
-    #[error("client certificate verifier: {0}")]
-    Verifier(String),
 }
 
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+/// The crypto provider every TLS configuration uses.
+pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// Build the server config; `require_client_cert` selects mutual TLS.
+/// Build the server config; with `client_auth`, mutual TLS decided by that verifier.
 pub fn server_config(
     m: &ServerMaterial,
-    require_client_cert: bool,
+    client_auth: Option<Arc<dyn ClientCertVerifier>>,
+    alpn: &[&[u8]],
 ) -> Result<Arc<rustls::ServerConfig>, TlsError> {
     let chain: Vec<CertificateDer<'static>> =
         CertificateDer::pem_slice_iter(m.server_cert_pem.as_bytes())
@@ -44,22 +43,13 @@ pub fn server_config(
         .map_err(|_| TlsError::Pem("server key"))?;
     let builder = rustls::ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()?;
-    let mut cfg = if require_client_cert {
-        let mut roots = RootCertStore::empty();
-        for ca in CertificateDer::pem_slice_iter(m.ca_cert_pem.as_bytes()) {
-            let ca = ca.map_err(|_| TlsError::Pem("CA certificate"))?;
-            roots.add(ca)?;
-        }
-        let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
-            .build()
-            .map_err(|e| TlsError::Verifier(e.to_string()))?;
-        builder
+    let mut cfg = match client_auth {
+        Some(verifier) => builder
             .with_client_cert_verifier(verifier)
-            .with_single_cert(chain, key)?
-    } else {
-        builder.with_no_client_auth().with_single_cert(chain, key)?
+            .with_single_cert(chain, key)?,
+        None => builder.with_no_client_auth().with_single_cert(chain, key)?,
     };
-    cfg.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
+    cfg.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     // AWS IoT does not support session tickets either; every connect proves its key.
     cfg.send_tls13_tickets = 0;
     Ok(Arc::new(cfg))
@@ -84,9 +74,25 @@ pub fn failure_reason(e: &std::io::Error) -> &'static str {
         rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer) => {
             "unknown_issuer"
         }
+        rustls::Error::InvalidCertificate(rustls::CertificateError::Revoked) => {
+            "certificate_revoked"
+        }
+        rustls::Error::InvalidCertificate(rustls::CertificateError::Other(_)) => {
+            refusal(e).map_or("bad_certificate", CertificateRefused::label)
+        }
         rustls::Error::InvalidCertificate(_) => "bad_certificate",
         rustls::Error::NoApplicationProtocol => "alpn",
         rustls::Error::PeerIncompatible(_) => "incompatible",
         _ => "tls_error",
+    }
+}
+
+/// The registry's reason for refusing a client certificate, if that is why a handshake failed.
+pub fn refusal(e: &std::io::Error) -> Option<&CertificateRefused> {
+    match e.get_ref()?.downcast_ref::<rustls::Error>()? {
+        rustls::Error::InvalidCertificate(rustls::CertificateError::Other(other)) => {
+            other.0.downcast_ref::<CertificateRefused>()
+        }
+        _ => None,
     }
 }

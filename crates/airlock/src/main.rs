@@ -1,23 +1,55 @@
-//! The `airlock` command: runs the core (`airlock up`) and manages certificates.
+//! The `airlock` command: runs the core (`airlock up`) and manages it through the admin API
+//! (things, groups, certificates, CAs, policies, role aliases, device onboarding).
 #![forbid(unsafe_code)]
 
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
+mod admin;
+mod ca;
 mod cert;
+mod device;
+mod group;
+mod out;
+mod policy;
+mod role_alias;
+mod thing;
 mod up;
 
+#[cfg(test)]
+mod tests;
+
 /// Airlock: a self-hosted IoT core for networks that never touch the public internet.
-#[derive(Parser)]
+///
+/// Every command but `up` talks to a running Airlock through its admin API (mutual TLS with
+/// the admin certificate in DATA/pki; address from DATA/endpoints.json).
+#[derive(Parser, Debug)]
 #[command(name = "airlock", version, about)]
-struct Cli {
+pub struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
-#[derive(Subcommand)]
+/// Options every admin command takes (before or after the subcommand).
+#[derive(Args, Debug, Clone)]
+pub struct Common {
+    /// Data directory of the Airlock to manage (its endpoints.json and pki/admin.* are used).
+    #[arg(
+        long,
+        env = "AIRLOCK_DATA",
+        default_value = "./airlock-data",
+        global = true
+    )]
+    pub data: PathBuf,
+    /// Print the raw JSON answer(s) of the admin API, one per line, instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
 enum Command {
     /// Run the core on this machine (creates the data directory on first start).
     Up {
@@ -28,57 +60,67 @@ enum Command {
         #[arg(long, env = "AIRLOCK_CONFIG")]
         config: Option<PathBuf>,
     },
+    /// Things (devices) in the registry.
+    Thing(thing::ThingArgs),
+    /// Thing groups.
+    Group(group::GroupArgs),
     /// Device certificates.
-    Cert {
-        #[command(subcommand)]
-        command: CertCommand,
-    },
+    Cert(cert::CertArgs),
+    /// Your own CA certificates (devices with certificates signed by them can connect).
+    Ca(ca::CaArgs),
+    /// Policies: documents, versions, attachments, and testing a request against them.
+    Policy(policy::PolicyArgs),
+    /// Role aliases (for the credentials provider).
+    RoleAlias(role_alias::RoleAliasArgs),
+    /// Onboard a device in one step: thing, starter policy, certificate, files to copy.
+    Device(device::DeviceArgs),
 }
 
-#[derive(Subcommand)]
-enum CertCommand {
-    /// Issue a device certificate and key signed by Airlock's CA.
-    Create {
-        /// Thing (device) name; becomes the certificate's common name.
-        #[arg(long)]
-        thing: String,
-        /// Directory to write NAME.cert.pem, NAME.private.key and root-ca.pem into.
-        #[arg(long)]
-        out: PathBuf,
-        /// Data directory of the Airlock whose CA signs.
-        #[arg(long, env = "AIRLOCK_DATA", default_value = "./airlock-data")]
-        data: PathBuf,
-        /// Validity in days.
-        #[arg(long, default_value_t = 365)]
-        days: u32,
-        /// Print the result as JSON.
-        #[arg(long)]
-        json: bool,
-        /// Configuration file (for `[pki] ca_key` when the CA key lives outside the data directory).
-        #[arg(long, env = "AIRLOCK_CONFIG")]
-        config: Option<PathBuf>,
-    },
-}
-
-fn main() -> Result<()> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Up { data, config } => up::run(&data, config.as_deref()),
-        Command::Cert {
-            command:
-                CertCommand::Create {
-                    thing,
-                    out,
-                    data,
-                    days,
-                    json,
-                    config,
-                },
-        } => {
-            let cfg = load_config(config.as_deref())?;
-            cert::create(&data, cfg.pki.ca_key.as_deref(), &thing, &out, days, json)
+    // `policy test` uses exit code 1 for "denied", so its failures use 2.
+    let failure = if matches!(cli.command, Command::Policy(ref p) if p.is_test()) {
+        ExitCode::from(2)
+    } else {
+        ExitCode::FAILURE
+    };
+    let result = match cli.command {
+        Command::Up { data, config } => {
+            up::run(&data, config.as_deref()).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Thing(a) => thing::run(a).map(|()| ExitCode::SUCCESS),
+        Command::Group(a) => group::run(a).map(|()| ExitCode::SUCCESS),
+        Command::Cert(a) => cert::run(a).map(|()| ExitCode::SUCCESS),
+        Command::Ca(a) => ca::run(a).map(|()| ExitCode::SUCCESS),
+        Command::Policy(a) => policy::run(a),
+        Command::RoleAlias(a) => role_alias::run(a).map(|()| ExitCode::SUCCESS),
+        Command::Device(a) => device::run(a).map(|()| ExitCode::SUCCESS),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{}", report(&e));
+            failure
         }
     }
+}
+
+/// What a person sees for an error. An admin API error comes first as
+/// `error: <message> (<ErrorType>)`, followed by what the CLI was doing; anything else is
+/// printed as its context chain.
+pub fn report(err: &anyhow::Error) -> String {
+    let chain: Vec<&(dyn std::error::Error + 'static)> = err.chain().collect();
+    let Some(pos) = chain
+        .iter()
+        .position(|e| e.downcast_ref::<admin::AdminError>().is_some())
+    else {
+        return format!("error: {err:#}");
+    };
+    let mut s = format!("error: {}", chain[pos]);
+    for ctx in chain[..pos].iter().rev() {
+        s.push_str(&format!("\n  while {ctx}"));
+    }
+    s
 }
 
 /// Load the config file, or the defaults.

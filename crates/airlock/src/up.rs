@@ -71,12 +71,13 @@ fn print_banner(server: &airlock_server::RunningServer, data: &Path) {
         let scheme = match (e.protocol, e.tls) {
             ("mqtt", true) => "mqtts",
             ("mqtt", false) => "mqtt",
+            ("https", _) => "https",
             _ => "http",
         };
-        let auth = if e.authentication == "certificate" {
-            "client certificate required"
-        } else {
-            "NO AUTHENTICATION"
+        let auth = match e.authentication {
+            "certificate" => "client certificate required",
+            "admin-certificate" => "admin API; admin certificate only",
+            _ => "NO AUTHENTICATION",
         };
         let suffix = if e.protocol == "http" {
             "/metrics".to_string()
@@ -96,13 +97,12 @@ fn print_banner(server: &airlock_server::RunningServer, data: &Path) {
         .find(|e| e.protocol == "mqtt" && e.tls)
     {
         println!();
-        println!("Next: issue a device certificate, then subscribe and publish with it:");
+        let d = crate::out::data_arg(data);
+        println!("Next: onboard a device (thing, starter policy, certificate), then check it:");
+        println!("  airlock device onboard{d} my-device --out ./my-device");
+        println!("  ./my-device/pubsub-check.sh");
         println!(
-            "  airlock cert create --data {} --thing my-device --out ./my-device",
-            data.display()
-        );
-        println!(
-            "  mosquitto_sub -h localhost -p {} --cafile ./my-device/root-ca.pem --cert ./my-device/my-device.cert.pem --key ./my-device/my-device.private.key -i my-device -t 'my-device/#' -v",
+            "  mosquitto_sub -h localhost -p {} --cafile ./my-device/root-ca.pem --cert ./my-device/my-device.cert.pem --key ./my-device/my-device.private.key -i my-device -t 'things/my-device/#' -v",
             mqtt.port
         );
     }

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use crate::harness::{
     Airlock, Device, RawMqtt, Rx, WAIT, assert_serving, connect_packet, encode_packet, metric,
-    publish_packet, raw_tls, subscribe_packet, wait_metric,
+    publish_packet, refused_at_tls, subscribe_packet, wait_metric,
 };
 
 const V5: ProtocolVersion = ProtocolVersion::V5;
@@ -272,30 +272,6 @@ async fn tls_without_client_certificate_is_refused() {
     let v = wait_metric(&a, series, 1.0, WAIT).await;
     assert!(v >= 1.0, "{series} = {v}; metrics:\n{}", a.metrics());
     assert_serving(&mut a, &dev).await;
-}
-
-/// The TLS handshake fails, or (TLS 1.3: the client finishes first) the first read fails;
-/// a CONNECT never gets a CONNACK.
-async fn refused_at_tls(a: &Airlock, dev: Option<&Device>, ca: &std::path::Path) {
-    let s = match tokio::time::timeout(WAIT, raw_tls(a.port, dev, ca, &[]))
-        .await
-        .expect("handshake hang")
-    {
-        Err(e) => {
-            eprintln!("handshake refused: {e}");
-            return;
-        }
-        Ok(s) => s,
-    };
-    let mut c = RawMqtt::new(s, V5);
-    // The write may already fail; that is a refusal as well.
-    let _ = c.try_write(&connect_bytes(V5, "no-connack")).await;
-    match c.recv(WAIT).await {
-        Rx::Packet(p) => panic!("a client the TLS layer should refuse got {p:?}"),
-        Rx::Timeout => panic!("connection neither refused nor answered"),
-        Rx::Closed => {}
-        Rx::Error(e) => eprintln!("refused after the handshake: {e}"),
-    }
 }
 
 /// 9. A certificate issued by another CA (another Airlock's) is refused.

@@ -31,6 +31,11 @@ pub struct Device {
     pub ca: PathBuf,
 }
 
+/// The policy every [`Airlock::device`] gets: broker tests are not about authorization.
+pub const ALLOW_ALL: &str = "test-allow-all";
+const ALLOW_ALL_DOCUMENT: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:*","Resource":"*"}]}"#;
+
 /// A running `airlock up` with its own data directory.
 pub struct Airlock {
     pub data: tempfile::TempDir,
@@ -68,12 +73,13 @@ impl Airlock {
         let port = free_port();
         let metrics_port = free_port();
         let lab_port = lab.then(free_port);
+        let admin_port = free_port();
         let mut cfg = format!(
-            "[[endpoint]]\nid = \"default\"\nbind = \"127.0.0.1:{port}\"\n\n[metrics]\nbind = \"127.0.0.1:{metrics_port}\"\n\n"
+            "[[endpoint]]\nid = \"default\"\nbind = \"127.0.0.1:{port}\"\n\n[metrics]\nbind = \"127.0.0.1:{metrics_port}\"\n\n[admin]\nbind = \"127.0.0.1:{admin_port}\"\n\n"
         );
         if let Some(lp) = lab_port {
             cfg.push_str(&format!(
-                "[[endpoint]]\nid = \"lab\"\nbind = \"127.0.0.1:{lp}\"\ntls = false\nauthentication = \"none\"\n\n"
+                "[[endpoint]]\nid = \"lab\"\nbind = \"127.0.0.1:{lp}\"\ntls = false\nauthentication = \"none\"\nanonymous_policy = \"{ALLOW_ALL}\"\n\n"
             ));
         }
         cfg.push_str(extra);
@@ -90,7 +96,55 @@ impl Airlock {
             stderr_log,
         };
         a.spawn();
+        let doc = a.data.path().join("allow-all.json");
+        std::fs::write(&doc, ALLOW_ALL_DOCUMENT).expect("write policy");
+        a.cli_ok(&[
+            "policy",
+            "create",
+            ALLOW_ALL,
+            "--document",
+            &doc.to_string_lossy(),
+        ]);
         a
+    }
+
+    /// Run `airlock ARGS --data DATA` (the CLI, over the admin API) and return its output.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        Command::new(airlock_bin())
+            .args(args)
+            .arg("--data")
+            .arg(self.data_dir())
+            .output()
+            .expect("run the airlock CLI")
+    }
+
+    /// [`Airlock::cli`], insisting on success; returns stdout.
+    pub fn cli_ok(&self, args: &[&str]) -> String {
+        let out = self.cli(args);
+        assert!(
+            out.status.success(),
+            "airlock {} failed ({}):\nstdout: {}\nstderr: {}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// [`Airlock::cli_ok`] with `--json`, parsed.
+    pub fn cli_json(&self, args: &[&str]) -> serde_json::Value {
+        let mut args = args.to_vec();
+        args.push("--json");
+        let out = self.cli_ok(&args);
+        serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("airlock {}: not JSON ({e}): {out}", args.join(" ")))
+    }
+
+    /// The certificate id (SHA-256 of the DER) of `device`'s certificate.
+    pub fn certificate_id(device: &Device) -> String {
+        let der = CertificateDer::from_pem_file(&device.cert).expect("device certificate");
+        airlock_pki::certificate_id(der.as_ref())
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -170,18 +224,22 @@ impl Airlock {
         matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
     }
 
-    /// Issue a device certificate with `airlock cert create`.
+    /// Issue a device certificate for thing `name` with `airlock cert create`, with the
+    /// allow-everything test policy attached (tests of the broker, not of policies).
     pub fn device(&self, name: &str) -> Device {
+        self.device_with_policy(name, Some(ALLOW_ALL))
+    }
+
+    /// Issue a device certificate for thing `name` (created if missing) with `policy`
+    /// attached, or none.
+    pub fn device_with_policy(&self, name: &str, policy: Option<&str>) -> Device {
         let out = self.data.path().join("devices").join(name);
-        let status = Command::new(airlock_bin())
-            .args(["cert", "create", "--thing", name, "--out"])
-            .arg(&out)
-            .arg("--data")
-            .arg(self.data_dir())
-            .stdout(Stdio::null())
-            .status()
-            .expect("run airlock cert create");
-        assert!(status.success(), "airlock cert create failed");
+        let out_s = out.to_string_lossy().into_owned();
+        let mut args = vec!["cert", "create", "--thing", name, "--out", &out_s];
+        if let Some(p) = policy {
+            args.extend(["--policy", p]);
+        }
+        self.cli_ok(&args);
         Device {
             name: name.to_string(),
             cert: out.join(format!("{name}.cert.pem")),
@@ -717,6 +775,35 @@ impl RawMqtt {
         .await;
         self.shutdown().await;
     }
+}
+
+/// The TLS handshake on `port` fails, or (TLS 1.3: the client finishes first) the first read
+/// fails; a CONNECT never gets a CONNACK. Returns what the client saw (the alert), if anything.
+pub async fn refused_at_tls_on(port: u16, dev: Option<&Device>, ca: &Path) -> String {
+    let s = match tokio::time::timeout(WAIT, raw_tls(port, dev, ca, &[]))
+        .await
+        .expect("handshake hang")
+    {
+        Err(e) => return format!("handshake refused: {e}"),
+        Ok(s) => s,
+    };
+    let mut c = RawMqtt::new(s, ProtocolVersion::V5);
+    let connect = Packet::Connect(connect_packet(ProtocolVersion::V5, "no-connack", true));
+    // The write may already fail; that is a refusal as well.
+    if let Err(e) = c.try_send(&connect).await {
+        return format!("refused at the first write: {e}");
+    }
+    match c.recv(WAIT).await {
+        Rx::Packet(p) => panic!("a client the TLS layer should refuse got {p:?}"),
+        Rx::Timeout => panic!("connection neither refused nor answered"),
+        Rx::Closed => "closed".to_string(),
+        Rx::Error(e) => format!("refused after the handshake: {e}"),
+    }
+}
+
+/// [`refused_at_tls_on`] the default endpoint of `a`.
+pub async fn refused_at_tls(a: &Airlock, dev: Option<&Device>, ca: &Path) -> String {
+    refused_at_tls_on(a.port, dev, ca).await
 }
 
 // ---------------------------------------------------------------------------------------
