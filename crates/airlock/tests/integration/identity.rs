@@ -527,3 +527,145 @@ async fn device_onboard_package_passes_its_own_pubsub_check() {
     let (_, ack) = RawMqtt::connect(&a, &dev, connect_packet(V5, "boiler-8", true)).await;
     assert_eq!(ack.code, rc::NOT_AUTHORIZED, "{ack:?}");
 }
+
+/// The admin API answers only the admin certificate: a device certificate of the same CA is
+/// refused in the handshake; the admin certificate gets the OpenAPI document; the CLI prints
+/// AWS's error type for a missing resource and exits non-zero.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_api_accepts_only_the_admin_certificate() {
+    let a = Airlock::start("");
+    let dev = a.device("not-admin");
+    let endpoints: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(a.data_dir().join("endpoints.json")).expect("endpoints.json"),
+    )
+    .expect("JSON");
+    let admin_port = endpoints["endpoints"]
+        .as_array()
+        .and_then(|e| e.iter().find(|e| e["id"] == "admin"))
+        .and_then(|e| e["port"].as_u64())
+        .expect("admin endpoint in endpoints.json") as u16;
+    let pki = a.data_dir().join("pki");
+    let admin = Device {
+        name: "admin".into(),
+        cert: pki.join("admin.cert.pem"),
+        key: pki.join("admin.private.key"),
+        ca: pki.join("root-ca.pem"),
+    };
+    let get = |who: Device| async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = raw_tls(admin_port, Some(&who), &who.ca, &[b"http/1.1"]).await?;
+        s.write_all(b"GET /openapi.json HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .await?;
+        let mut body = Vec::new();
+        s.read_to_end(&mut body).await?;
+        Ok::<_, std::io::Error>(String::from_utf8_lossy(&body).into_owned())
+    };
+    let answer = get(admin).await.expect("admin request");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("\"openapi\""), "{answer}");
+    assert!(answer.contains("CreateKeysAndCertificate"), "{answer}");
+    match get(dev).await {
+        Ok(answer) => assert!(
+            !answer.starts_with("HTTP/1.1 200"),
+            "a device certificate was served by the admin API: {answer}"
+        ),
+        Err(e) => eprintln!("device certificate refused by the admin API: {e}"),
+    }
+    let out = a.cli(&["thing", "describe", "no-such-thing"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("ResourceNotFoundException"), "{err}");
+}
+
+/// `airlock cert sign`: the key never leaves the device. An OpenSSL-made key and CSR (with
+/// extensions of its own) is signed by Airlock's template; the device connects with its own key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_csr_is_signed_and_its_own_key_connects() {
+    let a = Airlock::start("");
+    let dir = a.data.path().join("csr-device");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let key = dir.join("csr-device.private.key");
+    let csr = dir.join("csr-device.csr");
+    let status = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+        ])
+        .args([
+            "-subj",
+            "/CN=csr-device/O=Plant 7",
+            "-addext",
+            "subjectAltName=DNS:csr-device.plant",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&csr)
+        .status()
+        .expect("openssl");
+    assert!(status.success(), "openssl req failed");
+    a.cli_ok(&[
+        "cert",
+        "sign",
+        "--csr",
+        &csr.to_string_lossy(),
+        "--thing",
+        "csr-device",
+        "--policy",
+        crate::harness::ALLOW_ALL,
+        "--out",
+        &dir.to_string_lossy(),
+    ]);
+    let dev = Device {
+        name: "csr-device".into(),
+        cert: dir.join("csr-device.cert.pem"),
+        key,
+        ca: a.data_dir().join("pki").join("root-ca.pem"),
+    };
+    assert_eq!(
+        status_of(&a, &Airlock::certificate_id(&dev)),
+        "ACTIVE",
+        "the signed certificate is registered"
+    );
+    let mut c = RawMqtt::client(&a, &dev, V5, "csr-device").await;
+    c.subscribe(1, "csr/#", QoS::AtLeastOnce).await;
+    c.publish("csr/t", b"signed", QoS::AtLeastOnce, 2).await;
+    assert_eq!(&c.expect_publish_acked().await.payload[..], b"signed");
+}
+
+/// A policy attached to a parent thing group reaches a thing in a child group (client id =
+/// thing name, as AWS requires for group policies); removed from the group, the thing loses it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_policies_are_inherited_down_the_hierarchy() {
+    let a = Airlock::start("");
+    create_policy(
+        &a,
+        "plant-connect",
+        &policy(&format!(
+            r#"{{"Effect":"Allow","Action":"iot:Connect","Resource":"{ARN}client/*"}}"#
+        )),
+    );
+    a.cli_ok(&["group", "create", "plant"]);
+    a.cli_ok(&["group", "create", "line-3", "--parent", "plant"]);
+    a.cli_ok(&["policy", "attach", "plant-connect", "--group", "plant"]);
+    let dev = a.device_with_policy("press-9", None);
+    // Not in a group yet: no policy at all.
+    let (_, ack) = RawMqtt::connect(&a, &dev, connect_packet(V5, "press-9", true)).await;
+    assert_eq!(ack.code, rc::NOT_AUTHORIZED);
+    a.cli_ok(&["group", "add-thing", "line-3", "press-9"]);
+    RawMqtt::client(&a, &dev, V5, "press-9")
+        .await
+        .disconnect()
+        .await;
+    // Group policies apply only when the client id is the thing name.
+    let (_, ack) = RawMqtt::connect(&a, &dev, connect_packet(V5, "press-9b", true)).await;
+    assert_eq!(ack.code, rc::NOT_AUTHORIZED);
+    a.cli_ok(&["group", "remove-thing", "line-3", "press-9"]);
+    let (_, ack) = RawMqtt::connect(&a, &dev, connect_packet(V5, "press-9", true)).await;
+    assert_eq!(ack.code, rc::NOT_AUTHORIZED);
+}
