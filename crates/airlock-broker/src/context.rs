@@ -32,8 +32,20 @@ impl Principal {
 pub struct ConnectionContext {
     /// Id of the endpoint (listener) the connection came in on, e.g. `vpce-plant-a`.
     pub endpoint_id: Arc<str>,
-    /// Peer address as seen by the listener.
+    /// The client's address: the TCP peer, or the source a trusted PROXY protocol header
+    /// carried (the load balancer's client).
     pub peer: SocketAddr,
     /// The authenticated principal.
     pub principal: Principal,
+    /// The VPC endpoint id a trusted PROXY protocol v2 header carried (AWS's TLV 0xEA); when
+    /// present it is `aws:SourceVpce` instead of [`ConnectionContext::endpoint_id`].
+    pub source_vpce: Option<Arc<str>>,
+}
+
+impl ConnectionContext {
+    /// `aws:SourceVpce` for this connection: the VPC endpoint id from a PROXY header, or the
+    /// id of the Airlock endpoint it came in on.
+    pub fn source_vpce(&self) -> &str {
+        self.source_vpce.as_deref().unwrap_or(&self.endpoint_id)
+    }
 }

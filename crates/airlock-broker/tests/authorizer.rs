@@ -98,6 +98,7 @@ async fn connect(b: &Broker, version: ProtocolVersion, client_id: &str) -> (Clie
         endpoint_id: Arc::from("test"),
         peer: SocketAddr::from(([127, 0, 0, 1], 1)),
         principal: Principal::Anonymous,
+        source_vpce: None,
     };
     let b = b.clone();
     tokio::spawn(async move { b.serve(theirs, ctx).await });
@@ -240,6 +241,7 @@ async fn disconnect_certificate_closes_only_that_certificates_connections() {
             certificate_id: id.into(),
             chain: Arc::new(Vec::new()),
         },
+        source_vpce: None,
     };
     let mut clients = Vec::new();
     for (cid, cert) in [("revoked-dev", "aa"), ("other-dev", "bb")] {

@@ -162,6 +162,7 @@ fn setup(registry: &RegistryStore) -> Vec<Client> {
                     certificate_id: cert.certificate_id,
                     chain: Arc::new(vec![cert.cert_der]),
                 },
+                source_vpce: None,
             },
             client_id: format!("pump-{i}"),
         })

@@ -127,6 +127,7 @@ impl PolicyAuthorizer {
         let key = KeyRef {
             principal,
             endpoint: &ctx.endpoint_id,
+            vpce: ctx.source_vpce.as_deref(),
             ip: Some(ctx.peer.ip()),
             client_id,
             request,
@@ -283,6 +284,7 @@ fn who<'a>(ctx: &'a ConnectionContext, client_id: &'a str) -> Who<'a> {
     Who {
         identity,
         endpoint_id: Some(&ctx.endpoint_id),
+        source_vpce: ctx.source_vpce.as_deref(),
         source_ip: Some(ctx.peer.ip()),
         client_id,
     }

@@ -29,6 +29,8 @@ pub(crate) struct KeyRef<'a> {
     /// Certificate id, or `""` for an anonymous principal (distinguished by `endpoint`).
     pub principal: &'a str,
     pub endpoint: &'a str,
+    /// VPC endpoint id from a PROXY header, if any (`aws:SourceVpce`).
+    pub vpce: Option<&'a str>,
     pub ip: Option<IpAddr>,
     pub client_id: &'a str,
     pub request: Request,
@@ -39,6 +41,7 @@ pub(crate) struct KeyRef<'a> {
 struct Entry {
     principal: Box<str>,
     endpoint: Box<str>,
+    vpce: Option<Box<str>>,
     ip: Option<IpAddr>,
     client_id: Box<str>,
     request: Request,
@@ -53,6 +56,7 @@ impl Entry {
             && self.request == k.request
             && *self.principal == *k.principal
             && *self.endpoint == *k.endpoint
+            && self.vpce.as_deref() == k.vpce
             && self.ip == k.ip
     }
 }
@@ -147,6 +151,7 @@ impl DecisionCache {
         bucket.push(Entry {
             principal: key.principal.into(),
             endpoint: key.endpoint.into(),
+            vpce: key.vpce.map(Into::into),
             ip: key.ip,
             client_id: key.client_id.into(),
             request: key.request,
@@ -165,6 +170,7 @@ mod tests {
         KeyRef {
             principal: "cert",
             endpoint: "ep",
+            vpce: None,
             ip: None,
             client_id: "c",
             request: Request::Publish,

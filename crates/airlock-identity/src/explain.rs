@@ -164,6 +164,7 @@ pub fn test_authorization(
     let who = Who {
         identity,
         endpoint_id,
+        source_vpce: None,
         source_ip: test.source_ip,
         client_id: &test.client_id,
     };

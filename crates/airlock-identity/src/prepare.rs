@@ -31,6 +31,9 @@ pub(crate) struct Who<'a> {
     pub identity: Identity<'a>,
     /// `None` only for `airlock policy test` without `--endpoint`.
     pub endpoint_id: Option<&'a str>,
+    /// The VPC endpoint id from a PROXY header; `aws:SourceVpce` is this when present, the
+    /// endpoint id otherwise.
+    pub source_vpce: Option<&'a str>,
     pub source_ip: Option<IpAddr>,
     pub client_id: &'a str,
 }
@@ -94,7 +97,7 @@ impl Preparer {
         let mut ctx = RequestContext {
             client_id: Some(who.client_id.to_string()),
             source_ip: who.source_ip,
-            source_vpce: who.endpoint_id.map(str::to_string),
+            source_vpce: who.source_vpce.or(who.endpoint_id).map(str::to_string),
             ..RequestContext::default()
         };
         if let Some(c) = connect {

@@ -22,6 +22,7 @@ fn ctx(d: &Device, endpoint: &str) -> ConnectionContext {
             certificate_id: d.id.clone(),
             chain: Arc::new(vec![d.der.clone()]),
         },
+        source_vpce: None,
     }
 }
 

@@ -93,15 +93,17 @@ impl Operator {
     }
 }
 
-/// An IP network from `IpAddress`/`NotIpAddress`.
+/// An IP network, as `IpAddress`/`NotIpAddress` take it: `10.0.0.0/8`, `fd00::/8`, or a bare
+/// address (that one address).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Cidr {
+pub struct Cidr {
     net: IpAddr,
     prefix: u8,
 }
 
 impl Cidr {
-    fn parse(s: &str) -> Option<Cidr> {
+    /// Parse `addr/prefix` or a bare address; `None` if it is neither.
+    pub fn parse(s: &str) -> Option<Cidr> {
         let (addr, prefix) = match s.split_once('/') {
             Some((a, p)) => (a, Some(p)),
             None => (s, None),
@@ -121,7 +123,8 @@ impl Cidr {
         Some(Cidr { net, prefix })
     }
 
-    fn contains(&self, ip: IpAddr) -> bool {
+    /// Whether `ip` is in the network (IPv4-mapped IPv6 addresses count as IPv4).
+    pub fn contains(&self, ip: IpAddr) -> bool {
         // A v4 client seen through a dual-stack socket arrives as ::ffff:a.b.c.d; v4 CIDRs in
         // policies must still apply to it.
         let ip = match ip {

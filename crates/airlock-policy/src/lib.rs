@@ -28,6 +28,7 @@ mod template;
 
 pub use action::{Action, UnknownAction};
 pub use client_id::{ClientIdRefused, ClientIdRule, check_client_id, client_id_allowed};
+pub use condition::Cidr;
 pub use context::{CertificateContext, RequestContext, ThingContext};
 pub use document::{Effect, PolicyDocument, PolicyLimits, PolicyVersion, Statement};
 pub use engine::{Decision, DenyReason, Engine, NamedPolicy, StatementMatch};

@@ -1,7 +1,7 @@
 //! The configuration file (`airlock up --config FILE`), TOML. Every setting has a default;
 //! `docs/configuration.md` lists them all.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use airlock_broker::BrokerConfig;
@@ -131,6 +131,18 @@ impl Config {
                     e.id
                 )));
             }
+            if e.proxy_protocol && e.proxy_trusted.is_empty() {
+                return Err(ConfigError::Invalid(format!(
+                    "endpoint {:?}: proxy_protocol = true needs proxy_trusted, the load balancers' addresses (e.g. [\"10.0.5.0/24\"])",
+                    e.id
+                )));
+            }
+            if !e.proxy_protocol && !e.proxy_trusted.is_empty() {
+                return Err(ConfigError::Invalid(format!(
+                    "endpoint {:?}: proxy_trusted applies only with proxy_protocol = true",
+                    e.id
+                )));
+            }
             if e.id == "admin" || e.id == "metrics" {
                 return Err(ConfigError::Invalid(format!(
                     "endpoint id {:?} is reserved; choose another",
@@ -243,6 +255,43 @@ pub struct EndpointConfig {
     /// With `authentication = "none"`: the registry policy that authorizes this endpoint's
     /// anonymous clients. Without one, anonymous clients are refused (default deny).
     pub anonymous_policy: Option<String>,
+    /// Expect a PROXY protocol (v1 or v2) header before anything else, as a load balancer
+    /// sends it; its source address becomes the client's address (`aws:SourceIp`, logs,
+    /// lifecycle events) and AWS's VPC endpoint TLV becomes `aws:SourceVpce`.
+    pub proxy_protocol: bool,
+    /// With `proxy_protocol`: the only peers allowed to connect (and so to assert a client
+    /// address), as CIDR blocks, e.g. `["10.0.5.0/24"]`. Required: an endpoint that believed
+    /// PROXY headers from anyone would let any client choose its own source address.
+    pub proxy_trusted: Vec<Cidr>,
+}
+
+/// An IPv4 or IPv6 CIDR block in the config file, `10.0.0.0/8` or `fd00::/8`; a bare address
+/// means just that one. Parsed and matched as policies' `IpAddress` condition does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr(airlock_policy::Cidr);
+
+impl Cidr {
+    /// Whether `ip` is inside the block (IPv4-mapped IPv6 addresses count as IPv4).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        self.0.contains(ip)
+    }
+}
+
+impl std::str::FromStr for Cidr {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Cidr, String> {
+        airlock_policy::Cidr::parse(s).map(Cidr).ok_or_else(|| {
+            format!("{s:?} is not a CIDR block (e.g. \"10.0.5.0/24\", prefix at most 32 for IPv4, 128 for IPv6)")
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Cidr {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Cidr, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 impl Default for EndpointConfig {
@@ -255,6 +304,8 @@ impl Default for EndpointConfig {
             authentication: Authentication::Certificate,
             max_connections: 100_000,
             anonymous_policy: None,
+            proxy_protocol: false,
+            proxy_trusted: Vec::new(),
         }
     }
 }
@@ -447,6 +498,32 @@ mod tests {
         .unwrap();
         assert_eq!(c.endpoints[1].authentication, Authentication::None);
         assert_eq!(c.mqtt.max_queued_messages, 10);
+    }
+
+    #[test]
+    fn proxy_protocol_needs_trusted_sources() {
+        let base = "[[endpoint]]\nid = \"nlb\"\nproxy_protocol = true\n";
+        assert!(Config::parse(base).is_err());
+        let c = Config::parse(&format!(
+            "{base}proxy_trusted = [\"10.0.5.0/24\", \"fd00::1\"]"
+        ))
+        .unwrap();
+        let t = &c.endpoints[0].proxy_trusted;
+        assert!(t[0].contains("10.0.5.77".parse().unwrap()));
+        assert!(!t[0].contains("10.0.6.1".parse().unwrap()));
+        assert!(t[0].contains("::ffff:10.0.5.1".parse().unwrap()));
+        assert!(t[1].contains("fd00::1".parse().unwrap()));
+        assert!(!t[1].contains("fd00::2".parse().unwrap()));
+        assert!(
+            "0.0.0.0/0"
+                .parse::<Cidr>()
+                .unwrap()
+                .contains("192.0.2.1".parse().unwrap())
+        );
+        assert!("10.0.0.0/33".parse::<Cidr>().is_err());
+        assert!(
+            Config::parse("[[endpoint]]\nid = \"x\"\nproxy_trusted = [\"10.0.0.0/8\"]").is_err()
+        );
     }
 
     #[test]

@@ -9,6 +9,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio_rustls::TlsAcceptor;
 
+use crate::config::Cidr;
+use crate::proxied::{self, Prefixed};
 use crate::tls;
 
 /// Everything one endpoint's accept loop needs.
@@ -21,6 +23,8 @@ pub struct Endpoint {
     pub global_limit: Arc<Semaphore>,
     pub handshake_timeout: Duration,
     pub broker: Broker,
+    /// With PROXY protocol on: the peers allowed to send it (and to connect at all).
+    pub proxy_trusted: Option<Vec<Cidr>>,
 }
 
 pub async fn accept_loop(ep: Endpoint, mut shutdown: watch::Receiver<bool>) {
@@ -64,12 +68,47 @@ pub async fn accept_loop(ep: Endpoint, mut shutdown: watch::Receiver<bool>) {
     }
 }
 
-async fn serve(ep: &Endpoint, tcp: TcpStream, peer: SocketAddr) {
+async fn serve(ep: &Endpoint, mut tcp: TcpStream, peer: SocketAddr) {
+    let (tcp, peer, source_vpce) = match &ep.proxy_trusted {
+        None => (Prefixed::new(Default::default(), tcp), peer, None),
+        Some(trusted) => {
+            if !trusted.iter().any(|c| c.contains(peer.ip())) {
+                tracing::warn!(endpoint = %ep.id, %peer, "connection refused: this endpoint expects PROXY protocol, and {peer} is not in its proxy_trusted list");
+                metrics::counter!("airlock_connections_refused_total", "reason" => "proxy_untrusted")
+                    .increment(1);
+                return;
+            }
+            match tokio::time::timeout(ep.handshake_timeout, proxied::read_header(&mut tcp)).await {
+                Err(_) => {
+                    tracing::info!(endpoint = %ep.id, %peer, "no complete PROXY header in time (limits.tls_handshake_timeout_secs)");
+                    metrics::counter!("airlock_connections_refused_total", "reason" => "proxy_timeout")
+                        .increment(1);
+                    return;
+                }
+                Ok(Err(e)) => {
+                    tracing::info!(endpoint = %ep.id, %peer, "bad PROXY header: {e}");
+                    metrics::counter!("airlock_connections_refused_total", "reason" => "proxy_header")
+                        .increment(1);
+                    return;
+                }
+                Ok(Ok((client, rest))) => {
+                    let source = client.source.unwrap_or(peer);
+                    tracing::debug!(endpoint = %ep.id, proxy = %peer, client = %source, vpce = client.vpce_id.as_deref().unwrap_or(""), "PROXY header");
+                    (
+                        Prefixed::new(rest, tcp),
+                        source,
+                        client.vpce_id.map(Arc::from),
+                    )
+                }
+            }
+        }
+    };
     let Some(acceptor) = &ep.tls else {
         let ctx = ConnectionContext {
             endpoint_id: ep.id.clone(),
             peer,
             principal: Principal::Anonymous,
+            source_vpce,
         };
         ep.broker.serve(tcp, ctx).await;
         return;
@@ -111,6 +150,7 @@ async fn serve(ep: &Endpoint, tcp: TcpStream, peer: SocketAddr) {
         endpoint_id: ep.id.clone(),
         peer,
         principal,
+        source_vpce,
     };
     ep.broker.serve(stream, ctx).await;
 }

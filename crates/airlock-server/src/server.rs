@@ -198,6 +198,7 @@ pub async fn start(cfg: Config, data_root: &Path) -> Result<RunningServer, Serve
             global_limit: global.clone(),
             handshake_timeout,
             broker: broker.clone(),
+            proxy_trusted: e.proxy_protocol.then(|| e.proxy_trusted.clone()),
         };
         tasks.push(tokio::spawn(accept_loop(ep, shutdown_rx.clone())));
     }

@@ -162,6 +162,7 @@ impl Env {
             endpoint_id: Arc::from(endpoint),
             peer: SocketAddr::from(([192, 0, 2, 10], 40000)),
             principal,
+            source_vpce: None,
         };
         let (ours, theirs) = tokio::io::duplex(1 << 16);
         let b = self.broker.clone();

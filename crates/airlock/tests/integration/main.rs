@@ -6,5 +6,6 @@ mod harness;
 mod bad_input;
 mod clients;
 mod durability;
+mod endpoints;
 mod identity;
 mod semantics;

@@ -1,0 +1,234 @@
+//! Private-endpoint plumbing (issue #5) end to end: PROXY protocol from load balancers.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use airlock_mqtt::reason as rc;
+use airlock_mqtt::{Packet, ProtocolVersion, QoS};
+use airlock_proxy_protocol::{ProxyHeader, Tlv, Version, encode_v2, tlv_type};
+use rustls_pki_types::ServerName;
+use tokio::io::AsyncWriteExt;
+
+use crate::harness::{Airlock, Device, RawMqtt, Rx, WAIT, client_tls, connect_packet, wait_metric};
+
+const V5: ProtocolVersion = ProtocolVersion::V5;
+const ARN: &str = "arn:aws:iot:airlock:000000000000:";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// An AWS NLB's PROXY v2 header: client `source`, optionally the VPC endpoint id TLV.
+fn nlb_header(source: &str, vpce: Option<&str>) -> Vec<u8> {
+    let source: SocketAddr = source.parse().expect("source");
+    let mut h = ProxyHeader::tcp(Version::V2, source, "10.0.0.10:8883".parse().expect("dst"));
+    if let Some(id) = vpce {
+        let mut value = vec![tlv_type::AWS_SUBTYPE_VPCE_ID];
+        value.extend_from_slice(id.as_bytes());
+        h.tlvs.push(Tlv {
+            kind: tlv_type::AWS,
+            value,
+        });
+    }
+    encode_v2(&h).expect("encode")
+}
+
+/// Connect to `port`, write `preface` (a PROXY header) and do mTLS + CONNECT as `dev`;
+/// `None` when the connection is dropped before a CONNACK.
+async fn connect_behind(port: u16, preface: &[u8], dev: &Device, client_id: &str) -> Option<u8> {
+    let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .ok()?;
+    tcp.write_all(preface).await.ok()?;
+    let connector = tokio_rustls::TlsConnector::from(client_tls(Some(dev), &dev.ca, &[]));
+    let tls = connector
+        .connect(ServerName::try_from("localhost").expect("name"), tcp)
+        .await
+        .ok()?;
+    let mut c = RawMqtt::new(tls, V5);
+    c.try_send(&Packet::Connect(connect_packet(V5, client_id, true)))
+        .await
+        .ok()?;
+    match c.recv(WAIT).await {
+        Rx::Packet(Packet::ConnAck(ack)) => Some(ack.code),
+        _ => None,
+    }
+}
+
+/// Behind a load balancer: the PROXY v2 header's client address is `aws:SourceIp` and its
+/// VPC endpoint TLV (0xEA/0x01) is `aws:SourceVpce`; a policy on both allows one path and
+/// refuses the others; the lifecycle event carries the client's address; a connection
+/// without a header, or from a peer not in `proxy_trusted`, never reaches TLS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_v2_header_feeds_source_ip_and_source_vpce() {
+    let nlb = free_port();
+    let strict = free_port();
+    let a = Airlock::start(&format!(
+        "[[endpoint]]\nid = \"nlb\"\nbind = \"127.0.0.1:{nlb}\"\nproxy_protocol = true\nproxy_trusted = [\"127.0.0.1/32\"]\n\n\
+         [[endpoint]]\nid = \"nlb-elsewhere\"\nbind = \"127.0.0.1:{strict}\"\nproxy_protocol = true\nproxy_trusted = [\"10.0.0.0/8\"]\n"
+    ));
+    let doc = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"iot:Connect","Resource":"{ARN}client/*",
+            "Condition":{{"StringEquals":{{"aws:SourceVpce":"vpce-0aaa1111"}},"IpAddress":{{"aws:SourceIp":"10.1.0.0/16"}}}}}}]}}"#
+    );
+    let path = a.data.path().join("vpce.json");
+    std::fs::write(&path, doc).expect("policy");
+    a.cli_ok(&[
+        "policy",
+        "create",
+        "plant-vpce",
+        "--document",
+        &path.to_string_lossy(),
+    ]);
+    let dev = a.device_with_policy("nlb-dev", Some("plant-vpce"));
+    let watcher = a.device("watcher");
+    let mut events = RawMqtt::client(&a, &watcher, V5, "watcher").await;
+    events
+        .subscribe(
+            1,
+            "$aws/events/presence/connected/nlb-dev",
+            QoS::AtLeastOnce,
+        )
+        .await;
+
+    let good = nlb_header("10.1.2.3:40000", Some("vpce-0aaa1111"));
+    assert_eq!(
+        connect_behind(nlb, &good, &dev, "nlb-dev").await,
+        Some(rc::SUCCESS)
+    );
+    let event = events.expect_publish_acked().await;
+    let body: serde_json::Value = serde_json::from_slice(&event.payload).expect("JSON");
+    assert_eq!(body["ipAddress"], "10.1.2.3", "{body}");
+
+    let other_vpce = nlb_header("10.1.2.3:40000", Some("vpce-0bbb2222"));
+    assert_eq!(
+        connect_behind(nlb, &other_vpce, &dev, "nlb-dev").await,
+        Some(rc::NOT_AUTHORIZED)
+    );
+    let other_ip = nlb_header("10.9.9.9:40000", Some("vpce-0aaa1111"));
+    assert_eq!(
+        connect_behind(nlb, &other_ip, &dev, "nlb-dev").await,
+        Some(rc::NOT_AUTHORIZED)
+    );
+    // Without the TLV, aws:SourceVpce is the endpoint id ("nlb"): refused too.
+    let no_tlv = nlb_header("10.1.2.3:40000", None);
+    assert_eq!(
+        connect_behind(nlb, &no_tlv, &dev, "nlb-dev").await,
+        Some(rc::NOT_AUTHORIZED)
+    );
+
+    // No header at all (a device connecting around the balancer): dropped before TLS.
+    assert_eq!(connect_behind(nlb, &[], &dev, "nlb-dev").await, None);
+    // A peer outside proxy_trusted cannot assert an address.
+    assert_eq!(connect_behind(strict, &good, &dev, "nlb-dev").await, None);
+    for reason in ["proxy_header", "proxy_untrusted"] {
+        let series = format!("airlock_connections_refused_total{{reason=\"{reason}\"}}");
+        let v = wait_metric(&a, &series, 1.0, WAIT).await;
+        assert!(v >= 1.0, "{series} = {v}; log:\n{}", a.log());
+    }
+    events.expect_nothing(Duration::from_millis(200)).await;
+}
+
+/// HAProxy from Debian in front of Airlock (`send-proxy-v2`, TLS passed through): a device
+/// connecting from 127.0.0.3 through HAProxy (which reaches Airlock from 127.0.0.2, the only
+/// trusted proxy) is seen as 127.0.0.3, so a policy allowing only `aws:SourceIp` 127.0.0.3
+/// lets it in; the same device connecting around HAProxy is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn haproxy_send_proxy_v2_carries_the_client_address() {
+    if std::process::Command::new("haproxy")
+        .arg("-v")
+        .output()
+        .is_err()
+    {
+        panic!("haproxy is required (scripts/test installs Debian's haproxy)");
+    }
+    let backend = free_port();
+    let front = free_port();
+    let a = Airlock::start(&format!(
+        "[[endpoint]]\nid = \"behind-haproxy\"\nbind = \"127.0.0.1:{backend}\"\nproxy_protocol = true\nproxy_trusted = [\"127.0.0.2/32\"]\n"
+    ));
+    let cfg = a.data.path().join("haproxy.cfg");
+    std::fs::write(
+        &cfg,
+        format!(
+            "global\n    log stdout format raw local0\n\
+             defaults\n    mode tcp\n    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n\
+             frontend plant\n    bind 127.0.0.1:{front}\n    default_backend airlock\n\
+             backend airlock\n    source 127.0.0.2\n    server a1 127.0.0.1:{backend} send-proxy-v2\n"
+        ),
+    )
+    .expect("haproxy.cfg");
+    let mut haproxy = std::process::Command::new("haproxy")
+        .arg("-f")
+        .arg(&cfg)
+        .arg("-db")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start haproxy");
+    let deadline = std::time::Instant::now() + WAIT;
+    while std::net::TcpStream::connect(("127.0.0.1", front)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "haproxy did not listen"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iot:Connect","iot:Publish","iot:Subscribe","iot:Receive"],"Resource":"*",
+            "Condition":{"IpAddress":{"aws:SourceIp":"127.0.0.3/32"}}}]}"#;
+    let path = a.data.path().join("from-3.json");
+    std::fs::write(&path, doc).expect("policy");
+    a.cli_ok(&[
+        "policy",
+        "create",
+        "from-127-0-0-3",
+        "--document",
+        &path.to_string_lossy(),
+    ]);
+    let dev = a.device_with_policy("hap-dev", Some("from-127-0-0-3"));
+
+    let from = |local: [u8; 4], port: u16| {
+        let dev = dev.clone();
+        async move {
+            let sock = tokio::net::TcpSocket::new_v4().expect("socket");
+            sock.bind(SocketAddr::from((local, 0)))
+                .expect("bind client address");
+            let tcp = sock
+                .connect(SocketAddr::from(([127, 0, 0, 1], port)))
+                .await
+                .expect("connect");
+            let connector = tokio_rustls::TlsConnector::from(client_tls(Some(&dev), &dev.ca, &[]));
+            let tls = connector
+                .connect(ServerName::try_from("localhost").expect("name"), tcp)
+                .await
+                .ok()?;
+            let mut c = RawMqtt::new(tls, V5);
+            c.try_send(&Packet::Connect(connect_packet(V5, "hap-dev", true)))
+                .await
+                .ok()?;
+            match c.recv(WAIT).await {
+                Rx::Packet(Packet::ConnAck(ack)) if ack.code == rc::SUCCESS => {
+                    // A real session: our own message comes back through HAProxy.
+                    c.subscribe(1, "hap/#", QoS::AtLeastOnce).await;
+                    c.publish("hap/t", b"via haproxy", QoS::AtLeastOnce, 2)
+                        .await;
+                    assert_eq!(&c.expect_publish_acked().await.payload[..], b"via haproxy");
+                    Some(rc::SUCCESS)
+                }
+                Rx::Packet(Packet::ConnAck(ack)) => Some(ack.code),
+                _ => None,
+            }
+        }
+    };
+    let through = from([127, 0, 0, 3], front).await;
+    let other_client = from([127, 0, 0, 4], front).await;
+    let around = from([127, 0, 0, 3], backend).await;
+    let _ = haproxy.kill();
+    let _ = haproxy.wait();
+    assert_eq!(through, Some(rc::SUCCESS), "log:\n{}", a.log());
+    assert_eq!(other_client, Some(rc::NOT_AUTHORIZED), "log:\n{}", a.log());
+    assert_eq!(around, None, "a direct connection must not reach TLS");
+}
