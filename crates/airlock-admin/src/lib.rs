@@ -80,6 +80,9 @@ pub struct AirlockInfo {
     pub endpoints: Vec<EndpointInfo>,
     /// Airlock's root CA certificate, PEM, for clients to trust.
     pub root_ca_pem: String,
+    /// DNS names in the server certificate (configuration `server_names`, IP addresses
+    /// left out); DescribeEndpoint answers with the first, as AWS answers with a host name.
+    pub domain_names: Vec<String>,
 }
 
 /// One listener of [`AirlockInfo`].

@@ -130,7 +130,15 @@ pub(crate) async fn describe_endpoint(
                     "this Airlock has no {protocol} endpoint for {endpoint_type}; add one to the configuration's endpoints"
                 ))
             })?;
-        Ok(json!({ "endpointAddress": endpoint.address }))
+        // A name devices can verify the server certificate against, like AWS's host names;
+        // the bound address when no DNS name is configured. `port` is Airlock's addition.
+        let address = c
+            .info
+            .domain_names
+            .first()
+            .cloned()
+            .unwrap_or_else(|| endpoint.address.clone());
+        Ok(json!({ "endpointAddress": address, "port": endpoint.port }))
     })
     .await
 }

@@ -34,6 +34,8 @@ pub struct Config {
     pub identity: IdentityConfig,
     /// The admin API endpoint (`[admin]`).
     pub admin: AdminConfig,
+    /// The private DNS responder (`[dns]`, off by default).
+    pub dns: airlock_dns::DnsConfig,
 }
 
 impl Default for Config {
@@ -50,6 +52,7 @@ impl Default for Config {
             pki: PkiConfig::default(),
             identity: IdentityConfig::default(),
             admin: AdminConfig::default(),
+            dns: airlock_dns::DnsConfig::default(),
         }
     }
 }
@@ -186,6 +189,11 @@ impl Config {
                 "identity.policy_max_chars must be at least 64".into(),
             ));
         }
+        if self.dns.enabled {
+            self.dns
+                .validate()
+                .map_err(|e| ConfigError::Invalid(format!("[dns]: {e}")))?;
+        }
         if self.mqtt.max_packet_size < 16 {
             return Err(ConfigError::Invalid(
                 "mqtt.max_packet_size must be at least 16 bytes".into(),
@@ -263,6 +271,9 @@ pub struct EndpointConfig {
     /// address), as CIDR blocks, e.g. `["10.0.5.0/24"]`. Required: an endpoint that believed
     /// PROXY headers from anyone would let any client choose its own source address.
     pub proxy_trusted: Vec<Cidr>,
+    /// Source addresses allowed to connect, as CIDR blocks (the security-group role); empty
+    /// means any. Checked on the TCP peer at accept, before TLS or a PROXY header is read.
+    pub allow_sources: Vec<Cidr>,
 }
 
 /// An IPv4 or IPv6 CIDR block in the config file, `10.0.0.0/8` or `fd00::/8`; a bare address
@@ -306,6 +317,7 @@ impl Default for EndpointConfig {
             anonymous_policy: None,
             proxy_protocol: false,
             proxy_trusted: Vec::new(),
+            allow_sources: Vec::new(),
         }
     }
 }

@@ -25,6 +25,8 @@ pub struct Endpoint {
     pub broker: Broker,
     /// With PROXY protocol on: the peers allowed to send it (and to connect at all).
     pub proxy_trusted: Option<Vec<Cidr>>,
+    /// Source addresses allowed to connect; empty: any.
+    pub allow_sources: Vec<Cidr>,
 }
 
 pub async fn accept_loop(ep: Endpoint, mut shutdown: watch::Receiver<bool>) {
@@ -48,6 +50,12 @@ pub async fn accept_loop(ep: Endpoint, mut shutdown: watch::Receiver<bool>) {
         let sock = socket2::SockRef::from(&tcp);
         let _ = sock
             .set_tcp_keepalive(&socket2::TcpKeepalive::new().with_time(Duration::from_secs(60)));
+        if !ep.allow_sources.is_empty() && !ep.allow_sources.iter().any(|c| c.contains(peer.ip())) {
+            tracing::info!(endpoint = %ep.id, %peer, "connection refused: source address not in this endpoint's allow_sources");
+            metrics::counter!("airlock_connections_refused_total", "reason" => "source_not_allowed")
+                .increment(1);
+            continue;
+        }
         let Ok(global) = ep.global_limit.clone().try_acquire_owned() else {
             tracing::warn!(endpoint = %ep.id, %peer, "connection refused: limits.max_connections reached");
             metrics::counter!("airlock_connections_refused_total", "reason" => "global_limit")

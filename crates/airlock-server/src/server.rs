@@ -30,6 +30,9 @@ pub enum ServerError {
     /// Store could not be opened.
     #[error("cannot open the store: {0}")]
     Store(#[from] airlock_store::StoreError),
+    /// The DNS responder could not start.
+    #[error("cannot start the DNS responder: {0}")]
+    Dns(airlock_dns::DnsError),
     /// The registry could not be opened.
     #[error("cannot open the registry: {0}")]
     Registry(#[from] airlock_registry::StoreError),
@@ -89,6 +92,7 @@ pub struct RunningServer {
     pub data: DataDir,
     /// The registry (things, certificates, policies).
     pub registry: Arc<RegistryStore>,
+    dns: Option<airlock_dns::RunningDns>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     grace: Duration,
@@ -100,6 +104,9 @@ impl RunningServer {
         let _ = self.shutdown.send(true);
         for t in &self.tasks {
             t.abort();
+        }
+        if let Some(dns) = self.dns {
+            let _ = dns.shutdown().await;
         }
         self.broker.shutdown(self.grace).await
     }
@@ -199,6 +206,7 @@ pub async fn start(cfg: Config, data_root: &Path) -> Result<RunningServer, Serve
             handshake_timeout,
             broker: broker.clone(),
             proxy_trusted: e.proxy_protocol.then(|| e.proxy_trusted.clone()),
+            allow_sources: e.allow_sources.clone(),
         };
         tasks.push(tokio::spawn(accept_loop(ep, shutdown_rx.clone())));
     }
@@ -231,6 +239,24 @@ pub async fn start(cfg: Config, data_root: &Path) -> Result<RunningServer, Serve
             shutdown_rx.clone(),
         )));
     }
+    let dns = if cfg.dns.enabled {
+        let zones = dns_zones(&cfg);
+        let running = airlock_dns::DnsServer::start(&zones)
+            .await
+            .map_err(ServerError::Dns)?;
+        let addr = running.local_addr();
+        endpoints.push(BoundEndpoint {
+            id: "dns".into(),
+            protocol: "dns",
+            tls: false,
+            authentication: "none",
+            address: addr.ip().to_string(),
+            port: addr.port(),
+        });
+        Some(running)
+    } else {
+        None
+    };
     if cfg.metrics.enabled {
         let (listener, addr) = bind("metrics", cfg.metrics.bind).await?;
         endpoints.push(BoundEndpoint {
@@ -260,6 +286,7 @@ pub async fn start(cfg: Config, data_root: &Path) -> Result<RunningServer, Serve
         created: material.created,
         data,
         registry,
+        dns,
         shutdown,
         tasks,
         grace: Duration::from_secs(cfg.limits.shutdown_grace_secs),
@@ -350,6 +377,12 @@ fn admin_router(
             })
             .collect(),
         root_ca_pem: ca.cert_pem().to_string(),
+        domain_names: cfg
+            .server_names
+            .iter()
+            .filter(|n| n.parse::<std::net::IpAddr>().is_err())
+            .cloned()
+            .collect(),
     };
     Ok(airlock_admin::router(airlock_admin::AdminContext {
         registry: registry.clone(),
@@ -358,4 +391,35 @@ fn admin_router(
         on_event: on_registry_event(broker.clone()),
         info,
     }))
+}
+
+/// The configured zones plus an A/AAAA record, for every server name inside a zone, to each
+/// endpoint address that is a specific address (a wildcard bind such as 0.0.0.0 names none):
+/// devices then resolve Airlock's names to the private addresses it really listens on.
+fn dns_zones(cfg: &Config) -> airlock_dns::DnsConfig {
+    let mut dns = cfg.dns.clone();
+    let addresses: Vec<std::net::IpAddr> = cfg
+        .endpoints
+        .iter()
+        .map(|e| e.bind.ip())
+        .filter(|ip| !ip.is_unspecified())
+        .fold(Vec::new(), |mut v, ip| {
+            if !v.contains(&ip) {
+                v.push(ip);
+            }
+            v
+        });
+    for name in &cfg.server_names {
+        if name.parse::<std::net::IpAddr>().is_ok() {
+            continue;
+        }
+        for ip in &addresses {
+            match dns.add_ip(name, *ip) {
+                Ok(()) => {}
+                // A server name outside every zone is served by someone else's DNS.
+                Err(e) => tracing::debug!(%name, %ip, "no DNS record added: {e}"),
+            }
+        }
+    }
+    dns
 }

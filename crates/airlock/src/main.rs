@@ -12,6 +12,7 @@ mod admin;
 mod ca;
 mod cert;
 mod device;
+mod endpoint;
 mod group;
 mod out;
 mod policy;
@@ -74,6 +75,8 @@ enum Command {
     RoleAlias(role_alias::RoleAliasArgs),
     /// Onboard a device in one step: thing, starter policy, certificate, files to copy.
     Device(device::DeviceArgs),
+    /// Where devices connect (describe-endpoint) and every listener.
+    Endpoint(endpoint::EndpointArgs),
 }
 
 fn main() -> ExitCode {
@@ -89,6 +92,7 @@ fn main() -> ExitCode {
             up::run(&data, config.as_deref()).map(|()| ExitCode::SUCCESS)
         }
         Command::Thing(a) => thing::run(a).map(|()| ExitCode::SUCCESS),
+        Command::Endpoint(a) => endpoint::run(a).map(|()| ExitCode::SUCCESS),
         Command::Group(a) => group::run(a).map(|()| ExitCode::SUCCESS),
         Command::Cert(a) => cert::run(a).map(|()| ExitCode::SUCCESS),
         Command::Ca(a) => ca::run(a).map(|()| ExitCode::SUCCESS),

@@ -94,6 +94,7 @@ impl Api {
                     },
                 ],
                 root_ca_pem: ca.cert_pem().to_string(),
+                domain_names: Vec::new(),
             },
         };
         let router = airlock_admin::router(ctx);

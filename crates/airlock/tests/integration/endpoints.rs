@@ -232,3 +232,122 @@ async fn haproxy_send_proxy_v2_carries_the_client_address() {
     assert_eq!(other_client, Some(rc::NOT_AUTHORIZED), "log:\n{}", a.log());
     assert_eq!(around, None, "a direct connection must not reach TLS");
 }
+
+/// The port of endpoint `id` from `DATA/endpoints.json`.
+fn endpoint_port(a: &Airlock, id: &str) -> u16 {
+    let v: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(a.data_dir().join("endpoints.json")).expect("endpoints.json"),
+    )
+    .expect("JSON");
+    v["endpoints"]
+        .as_array()
+        .and_then(|e| e.iter().find(|e| e["id"] == id))
+        .and_then(|e| e["port"].as_u64())
+        .unwrap_or_else(|| panic!("no endpoint {id} in {v}")) as u16
+}
+
+fn dig(port: u16, args: &[&str]) -> String {
+    let out = std::process::Command::new("dig")
+        .args(["@127.0.0.1", "-p", &port.to_string(), "+time=2", "+tries=1"])
+        .args(args)
+        .output()
+        .expect("dig (Debian package dnsutils; scripts/test installs it)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The private DNS responder: a server name inside a configured zone resolves to the address
+/// the MQTT endpoint listens on (added by Airlock itself), a wildcard record answers any
+/// device name under it, and a device resolving the name then connects over mTLS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_dns_answers_endpoint_names_and_wildcards() {
+    let a = Airlock::start_with_top(
+        "server_names = [\"broker.iot.plant.test\"]\n",
+        "[dns]\nenabled = true\nbind = \"127.0.0.1:0\"\n\n\
+         [[dns.zone]]\nname = \"iot.plant.test\"\nrecords = [ { name = \"*.devices\", a = [\"10.20.0.7\"] } ]\n",
+    );
+    let port = endpoint_port(&a, "dns");
+    let broker = dig(port, &["broker.iot.plant.test", "A", "+short"]);
+    assert_eq!(broker.trim(), "127.0.0.1", "broker A record");
+    let wild = dig(port, &["press-4.devices.iot.plant.test", "A", "+short"]);
+    assert_eq!(wild.trim(), "10.20.0.7", "wildcard A record");
+    let missing = dig(port, &["nothing.iot.plant.test", "A"]);
+    assert!(missing.contains("status: NXDOMAIN"), "{missing}");
+    let outside = dig(port, &["example.com", "A"]);
+    assert!(outside.contains("status: REFUSED"), "{outside}");
+
+    // The name the responder gave is the one in the server certificate: connect by it.
+    let dev = a.device("dns-dev");
+    let resolved: std::net::IpAddr = broker.trim().parse().expect("an address");
+    let tcp = tokio::net::TcpStream::connect((resolved, a.port))
+        .await
+        .expect("connect");
+    let connector = tokio_rustls::TlsConnector::from(client_tls(Some(&dev), &dev.ca, &[]));
+    let tls = connector
+        .connect(
+            ServerName::try_from("broker.iot.plant.test").expect("name"),
+            tcp,
+        )
+        .await
+        .expect("TLS with the DNS name");
+    let mut c = RawMqtt::new(tls, V5);
+    c.send(&Packet::Connect(connect_packet(V5, "dns-dev", true)))
+        .await;
+    assert_eq!(c.expect_connack().await.code, rc::SUCCESS);
+}
+
+/// `allow_sources` (the security-group role): a client from outside the listed blocks is
+/// closed at accept, before TLS, and counted; one from inside connects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allow_sources_refuses_other_addresses_before_tls() {
+    let port = free_port();
+    let a = Airlock::start(&format!(
+        "[[endpoint]]\nid = \"plant-only\"\nbind = \"127.0.0.1:{port}\"\nallow_sources = [\"127.0.0.2/32\"]\n"
+    ));
+    let dev = a.device("sg-dev");
+    let attempt = |local: [u8; 4]| {
+        let dev = dev.clone();
+        async move {
+            let sock = tokio::net::TcpSocket::new_v4().expect("socket");
+            sock.bind(SocketAddr::from((local, 0))).expect("bind");
+            let tcp = sock
+                .connect(SocketAddr::from(([127, 0, 0, 1], port)))
+                .await
+                .ok()?;
+            let connector = tokio_rustls::TlsConnector::from(client_tls(Some(&dev), &dev.ca, &[]));
+            let tls = connector
+                .connect(ServerName::try_from("localhost").expect("name"), tcp)
+                .await
+                .ok()?;
+            let mut c = RawMqtt::new(tls, V5);
+            c.try_send(&Packet::Connect(connect_packet(V5, "sg-dev", true)))
+                .await
+                .ok()?;
+            match c.recv(WAIT).await {
+                Rx::Packet(Packet::ConnAck(ack)) => Some(ack.code),
+                _ => None,
+            }
+        }
+    };
+    assert_eq!(attempt([127, 0, 0, 2]).await, Some(rc::SUCCESS));
+    assert_eq!(attempt([127, 0, 0, 1]).await, None);
+    let series = r#"airlock_connections_refused_total{reason="source_not_allowed"}"#;
+    assert!(
+        wait_metric(&a, series, 1.0, WAIT).await >= 1.0,
+        "{}",
+        a.log()
+    );
+}
+
+/// `airlock endpoint describe` answers like `aws iot describe-endpoint`: the DNS name from the
+/// server certificate and the MQTT port; an endpoint type Airlock does not serve is an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endpoint_describe_names_the_data_endpoint() {
+    let a = Airlock::start_with_top("server_names = [\"iot.plant.test\"]\n", "");
+    let out = a.cli_ok(&["endpoint", "describe", "--type", "iot:Data-ATS"]);
+    assert_eq!(out.trim(), format!("iot.plant.test:{}", a.port));
+    let json = a.cli_json(&["endpoint", "describe", "--type", "iot:Data-ATS"]);
+    assert_eq!(json["endpointAddress"], "iot.plant.test", "{json}");
+    let bad = a.cli(&["endpoint", "describe", "--type", "iot:Jobs"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("InvalidRequestException"));
+}

@@ -60,22 +60,28 @@ fn free_port() -> u16 {
 impl Airlock {
     /// Start with default settings plus `extra` TOML appended (e.g. an `[mqtt]` table).
     pub fn start(extra: &str) -> Airlock {
-        Self::start_inner(extra, false)
+        Self::start_inner("", extra, false)
+    }
+
+    /// [`Airlock::start`] with top-level settings `top` (e.g. `server_names = [...]`), which
+    /// TOML needs before the first table.
+    pub fn start_with_top(top: &str, extra: &str) -> Airlock {
+        Self::start_inner(top, extra, false)
     }
 
     /// Also open a plain-TCP endpoint `lab` with `authentication = "none"`.
     pub fn start_with_lab(extra: &str) -> Airlock {
-        Self::start_inner(extra, true)
+        Self::start_inner("", extra, true)
     }
 
-    fn start_inner(extra: &str, lab: bool) -> Airlock {
+    fn start_inner(top: &str, extra: &str, lab: bool) -> Airlock {
         let data = tempfile::tempdir().expect("tempdir");
         let port = free_port();
         let metrics_port = free_port();
         let lab_port = lab.then(free_port);
         let admin_port = free_port();
         let mut cfg = format!(
-            "[[endpoint]]\nid = \"default\"\nbind = \"127.0.0.1:{port}\"\n\n[metrics]\nbind = \"127.0.0.1:{metrics_port}\"\n\n[admin]\nbind = \"127.0.0.1:{admin_port}\"\n\n"
+            "{top}\n[[endpoint]]\nid = \"default\"\nbind = \"127.0.0.1:{port}\"\n\n[metrics]\nbind = \"127.0.0.1:{metrics_port}\"\n\n[admin]\nbind = \"127.0.0.1:{admin_port}\"\n\n"
         );
         if let Some(lp) = lab_port {
             cfg.push_str(&format!(
