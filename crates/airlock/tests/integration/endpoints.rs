@@ -36,13 +36,13 @@ fn nlb_header(source: &str, vpce: Option<&str>) -> Vec<u8> {
     encode_v2(&h).expect("encode")
 }
 
-/// Connect to `port`, write `preface` (a PROXY header) and do mTLS + CONNECT as `dev`;
-/// `None` when the connection is dropped before a CONNACK.
-async fn connect_behind(port: u16, preface: &[u8], dev: &Device, client_id: &str) -> Option<u8> {
-    let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .ok()?;
-    tcp.write_all(preface).await.ok()?;
+/// mTLS as `dev` over `tcp` (server name `localhost`), then CONNECT as `client_id`: the client
+/// and the CONNACK code, or `None` if the connection is dropped first.
+async fn mqtt_over(
+    tcp: tokio::net::TcpStream,
+    dev: &Device,
+    client_id: &str,
+) -> Option<(RawMqtt, u8)> {
     let connector = tokio_rustls::TlsConnector::from(client_tls(Some(dev), &dev.ca, &[]));
     let tls = connector
         .connect(ServerName::try_from("localhost").expect("name"), tcp)
@@ -53,9 +53,35 @@ async fn connect_behind(port: u16, preface: &[u8], dev: &Device, client_id: &str
         .await
         .ok()?;
     match c.recv(WAIT).await {
-        Rx::Packet(Packet::ConnAck(ack)) => Some(ack.code),
+        Rx::Packet(Packet::ConnAck(ack)) => Some((c, ack.code)),
         _ => None,
     }
+}
+
+/// Connect to `port`, write `preface` (a PROXY header), then [`mqtt_over`]; the CONNACK code.
+async fn connect_behind(port: u16, preface: &[u8], dev: &Device, client_id: &str) -> Option<u8> {
+    let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .ok()?;
+    tcp.write_all(preface).await.ok()?;
+    Some(mqtt_over(tcp, dev, client_id).await?.1)
+}
+
+/// From local address `local`, connect to `port`, then [`mqtt_over`].
+async fn connect_from(
+    local: [u8; 4],
+    port: u16,
+    dev: &Device,
+    client_id: &str,
+) -> Option<(RawMqtt, u8)> {
+    let sock = tokio::net::TcpSocket::new_v4().expect("socket");
+    sock.bind(SocketAddr::from((local, 0)))
+        .expect("bind client address");
+    let tcp = sock
+        .connect(SocketAddr::from(([127, 0, 0, 1], port)))
+        .await
+        .ok()?;
+    mqtt_over(tcp, dev, client_id).await
 }
 
 /// Behind a load balancer: the PROXY v2 header's client address is `aws:SourceIp` and its
@@ -193,34 +219,15 @@ async fn haproxy_send_proxy_v2_carries_the_client_address() {
     let from = |local: [u8; 4], port: u16| {
         let dev = dev.clone();
         async move {
-            let sock = tokio::net::TcpSocket::new_v4().expect("socket");
-            sock.bind(SocketAddr::from((local, 0)))
-                .expect("bind client address");
-            let tcp = sock
-                .connect(SocketAddr::from(([127, 0, 0, 1], port)))
-                .await
-                .expect("connect");
-            let connector = tokio_rustls::TlsConnector::from(client_tls(Some(&dev), &dev.ca, &[]));
-            let tls = connector
-                .connect(ServerName::try_from("localhost").expect("name"), tcp)
-                .await
-                .ok()?;
-            let mut c = RawMqtt::new(tls, V5);
-            c.try_send(&Packet::Connect(connect_packet(V5, "hap-dev", true)))
-                .await
-                .ok()?;
-            match c.recv(WAIT).await {
-                Rx::Packet(Packet::ConnAck(ack)) if ack.code == rc::SUCCESS => {
-                    // A real session: our own message comes back through HAProxy.
-                    c.subscribe(1, "hap/#", QoS::AtLeastOnce).await;
-                    c.publish("hap/t", b"via haproxy", QoS::AtLeastOnce, 2)
-                        .await;
-                    assert_eq!(&c.expect_publish_acked().await.payload[..], b"via haproxy");
-                    Some(rc::SUCCESS)
-                }
-                Rx::Packet(Packet::ConnAck(ack)) => Some(ack.code),
-                _ => None,
+            let (mut c, code) = connect_from(local, port, &dev, "hap-dev").await?;
+            if code == rc::SUCCESS {
+                // A real session: our own message comes back through HAProxy.
+                c.subscribe(1, "hap/#", QoS::AtLeastOnce).await;
+                c.publish("hap/t", b"via haproxy", QoS::AtLeastOnce, 2)
+                    .await;
+                assert_eq!(&c.expect_publish_acked().await.payload[..], b"via haproxy");
             }
+            Some(code)
         }
     };
     let through = from([127, 0, 0, 3], front).await;
@@ -306,27 +313,7 @@ async fn allow_sources_refuses_other_addresses_before_tls() {
     let dev = a.device("sg-dev");
     let attempt = |local: [u8; 4]| {
         let dev = dev.clone();
-        async move {
-            let sock = tokio::net::TcpSocket::new_v4().expect("socket");
-            sock.bind(SocketAddr::from((local, 0))).expect("bind");
-            let tcp = sock
-                .connect(SocketAddr::from(([127, 0, 0, 1], port)))
-                .await
-                .ok()?;
-            let connector = tokio_rustls::TlsConnector::from(client_tls(Some(&dev), &dev.ca, &[]));
-            let tls = connector
-                .connect(ServerName::try_from("localhost").expect("name"), tcp)
-                .await
-                .ok()?;
-            let mut c = RawMqtt::new(tls, V5);
-            c.try_send(&Packet::Connect(connect_packet(V5, "sg-dev", true)))
-                .await
-                .ok()?;
-            match c.recv(WAIT).await {
-                Rx::Packet(Packet::ConnAck(ack)) => Some(ack.code),
-                _ => None,
-            }
-        }
+        async move { Some(connect_from(local, port, &dev, "sg-dev").await?.1) }
     };
     assert_eq!(attempt([127, 0, 0, 2]).await, Some(rc::SUCCESS));
     assert_eq!(attempt([127, 0, 0, 1]).await, None);
