@@ -228,6 +228,9 @@ impl KeyAlgorithmName {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum EndpointProtocol {
+    /// MQTT over WebSocket (`mqtt-ws`): after TLS, an HTTP/1.1 upgrade on `/mqtt` with
+    /// subprotocol `mqtt` (or `mqttv3.1`); binary frames then carry the MQTT byte stream.
+    MqttWs,
     /// MQTT 3.1.1 and 5 (the version is read from each CONNECT).
     #[default]
     Mqtt,

@@ -16,6 +16,7 @@ pub mod client_auth;
 pub mod config;
 mod listener;
 mod metrics_http;
+mod mqtt_ws;
 mod proxied;
 mod server;
 mod tls;

@@ -5,11 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use airlock_broker::{Broker, ConnectionContext, Principal};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::Cidr;
+use crate::mqtt_ws::WsSettings;
 use crate::proxied::{self, Prefixed};
 use crate::tls;
 
@@ -27,6 +29,8 @@ pub struct Endpoint {
     pub proxy_trusted: Option<Vec<Cidr>>,
     /// Source addresses allowed to connect; empty: any.
     pub allow_sources: Vec<Cidr>,
+    /// `protocol = "mqtt-ws"`: a WebSocket upgrade comes between TLS and MQTT.
+    pub websocket: Option<WsSettings>,
 }
 
 pub async fn accept_loop(ep: Endpoint, mut shutdown: watch::Receiver<bool>) {
@@ -118,7 +122,7 @@ async fn serve(ep: &Endpoint, mut tcp: TcpStream, peer: SocketAddr) {
             principal: Principal::Anonymous,
             source_vpce,
         };
-        ep.broker.serve(tcp, ctx).await;
+        hand_over(ep, tcp, ctx).await;
         return;
     };
     let stream = match tokio::time::timeout(ep.handshake_timeout, acceptor.accept(tcp)).await {
@@ -160,5 +164,16 @@ async fn serve(ep: &Endpoint, mut tcp: TcpStream, peer: SocketAddr) {
         principal,
         source_vpce,
     };
-    ep.broker.serve(stream, ctx).await;
+    hand_over(ep, stream, ctx).await;
+}
+
+/// The authenticated stream to the broker, through a WebSocket upgrade on `mqtt-ws` endpoints.
+async fn hand_over<S>(ep: &Endpoint, stream: S, ctx: ConnectionContext)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    match ep.websocket {
+        None => ep.broker.serve(stream, ctx).await,
+        Some(ws) => crate::mqtt_ws::serve(ws, &ep.broker, stream, ctx, ep.handshake_timeout).await,
+    }
 }

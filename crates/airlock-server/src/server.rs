@@ -17,8 +17,9 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::bootstrap::{self, BootstrapError, DataDir};
 use crate::client_auth::{AutoRegistration, ClientVerifier};
-use crate::config::{Authentication, Config};
+use crate::config::{Authentication, Config, EndpointProtocol};
 use crate::listener::{Endpoint, accept_loop};
+use crate::mqtt_ws::{self, WsSettings};
 use crate::{admin_http, metrics_http, tls};
 
 /// Errors starting the server; each says what to do.
@@ -66,7 +67,7 @@ pub enum ServerError {
 pub struct BoundEndpoint {
     /// Endpoint id.
     pub id: String,
-    /// `mqtt` or `http`.
+    /// `mqtt`, `mqtt-ws`, `https` or `http`.
     pub protocol: &'static str,
     /// TLS on.
     pub tls: bool,
@@ -165,8 +166,10 @@ pub async fn start(cfg: Config, data_root: &Path) -> Result<RunningServer, Serve
         &provider,
         auto_registration_events(broker.clone(), cfg.identity.account_id.clone()),
     ));
-    let mutual = tls::server_config(&material, Some(devices), &tls::ALPN)?;
+    let mutual = tls::server_config(&material, Some(devices.clone()), &tls::ALPN)?;
     let server_only = tls::server_config(&material, None, &tls::ALPN)?;
+    let ws_mutual = tls::server_config(&material, Some(devices), &mqtt_ws::ALPN)?;
+    let ws_server_only = tls::server_config(&material, None, &mqtt_ws::ALPN)?;
     for e in &cfg.endpoints {
         let (listener, addr) = bind(&e.id, e.bind).await?;
         let require = e.authentication == Authentication::Certificate;
@@ -181,16 +184,24 @@ pub async fn start(cfg: Config, data_root: &Path) -> Result<RunningServer, Serve
         if !addr.ip().is_loopback() && addr.ip().is_unspecified() {
             tracing::warn!(endpoint = %e.id, %addr, "endpoint listens on every interface");
         }
+        let websocket = (e.protocol == EndpointProtocol::MqttWs).then_some(WsSettings {
+            max_message_size: cfg.mqtt.max_packet_size,
+        });
         let tls = e.tls.then(|| {
-            TlsAcceptor::from(if require {
-                mutual.clone()
-            } else {
-                server_only.clone()
+            TlsAcceptor::from(match (require, websocket.is_some()) {
+                (true, false) => mutual.clone(),
+                (false, false) => server_only.clone(),
+                (true, true) => ws_mutual.clone(),
+                (false, true) => ws_server_only.clone(),
             })
         });
         endpoints.push(BoundEndpoint {
             id: e.id.clone(),
-            protocol: "mqtt",
+            protocol: if websocket.is_some() {
+                "mqtt-ws"
+            } else {
+                "mqtt"
+            },
             tls: e.tls,
             authentication: if require { "certificate" } else { "none" },
             address: addr.ip().to_string(),
@@ -207,6 +218,7 @@ pub async fn start(cfg: Config, data_root: &Path) -> Result<RunningServer, Serve
             broker: broker.clone(),
             proxy_trusted: e.proxy_protocol.then(|| e.proxy_trusted.clone()),
             allow_sources: e.allow_sources.clone(),
+            websocket,
         };
         tasks.push(tokio::spawn(accept_loop(ep, shutdown_rx.clone())));
     }

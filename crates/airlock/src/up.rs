@@ -71,6 +71,8 @@ fn print_banner(server: &airlock_server::RunningServer, data: &Path) {
         let scheme = match (e.protocol, e.tls) {
             ("mqtt", true) => "mqtts",
             ("mqtt", false) => "mqtt",
+            ("mqtt-ws", true) => "wss",
+            ("mqtt-ws", false) => "ws",
             ("https", _) => "https",
             _ => "http",
         };
@@ -81,6 +83,8 @@ fn print_banner(server: &airlock_server::RunningServer, data: &Path) {
         };
         let suffix = if e.protocol == "http" {
             "/metrics".to_string()
+        } else if e.protocol == "mqtt-ws" {
+            format!("/mqtt  ({auth})")
         } else {
             format!("  ({auth})")
         };
