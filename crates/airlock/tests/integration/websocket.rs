@@ -40,7 +40,7 @@ fn start_with_ws() -> (Airlock, u16) {
     (a, ws)
 }
 
-/// mTLS as `dev` (ALPN `http/1.1`), then a WebSocket upgrade on `path` offering `subprotocols`.
+/// Connect to `port`, then [`ws_over`].
 async fn ws_connect(
     port: u16,
     dev: &Device,
@@ -50,6 +50,18 @@ async fn ws_connect(
     let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .expect("TCP connect");
+    ws_over(tcp, port, dev, path, subprotocols).await
+}
+
+/// mTLS as `dev` over `tcp` (ALPN `http/1.1`), then a WebSocket upgrade on `path` offering
+/// `subprotocols`.
+async fn ws_over(
+    tcp: tokio::net::TcpStream,
+    port: u16,
+    dev: &Device,
+    path: &str,
+    subprotocols: Option<&str>,
+) -> Result<Wss, WsError> {
     tcp.set_nodelay(true).expect("nodelay");
     let connector =
         tokio_rustls::TlsConnector::from(client_tls(Some(dev), &dev.ca, &[b"http/1.1"]));
@@ -100,6 +112,11 @@ impl WsMqtt {
         let ws = ws_connect(port, dev, "/mqtt", Some("mqtt"))
             .await
             .expect("WebSocket upgrade");
+        WsMqtt::connect_over(ws, client_id).await
+    }
+
+    /// CONNECT as `client_id` over an upgraded WebSocket: CONNACK success.
+    async fn connect_over(ws: Wss, client_id: &str) -> WsMqtt {
         let mut c = WsMqtt {
             ws,
             buf: BytesMut::new(),
@@ -336,6 +353,15 @@ async fn websocket_upgrade_rules_and_frame_boundaries() {
     }
     assert_eq!(message.as_deref(), Some(&b"two in one"[..]));
 
+    // A frame larger than mqtt.max_packet_size (default 129 KiB) closes the connection.
+    let mut big = WsMqtt::connect(ws, &dev, "ws-big").await;
+    // The server may close while the frame is still being written: either way it ends.
+    let _ = big
+        .ws
+        .send(Message::Binary(vec![0u8; 200 * 1024].into()))
+        .await;
+    big.expect_closed().await;
+
     // MQTT §6: a text frame closes the connection.
     c.ws.send(Message::Text("not mqtt".into()))
         .await
@@ -365,4 +391,80 @@ async fn websocket_publisher_reaches_tls_subscriber() {
     assert_eq!(&got.topic[..], "plant/ws/temp");
     assert_eq!(&got.payload[..], b"21.5");
     sub.expect_nothing(Duration::from_millis(200)).await;
+}
+
+/// What happens before TLS works on WebSocket endpoints too: behind a trusted load balancer the
+/// PROXY v2 header's address is the client's (the lifecycle event's `ipAddress`), and a peer
+/// outside `allow_sources` is closed before TLS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_endpoint_keeps_proxy_protocol_and_allow_sources() {
+    use airlock_proxy_protocol::{ProxyHeader, Version, encode_v2};
+    use tokio::io::AsyncWriteExt;
+
+    let (behind, only) = (free_port(), free_port());
+    let a = Airlock::start(&format!(
+        "[[endpoint]]\nid = \"wss-nlb\"\nbind = \"127.0.0.1:{behind}\"\nprotocol = \"mqtt-ws\"\nproxy_protocol = true\nproxy_trusted = [\"127.0.0.1/32\"]\n\n\
+         [[endpoint]]\nid = \"wss-sg\"\nbind = \"127.0.0.1:{only}\"\nprotocol = \"mqtt-ws\"\nallow_sources = [\"127.0.0.2/32\"]\n"
+    ));
+    let dev = a.device("ws-nlb");
+    let watcher = a.device("ws-watcher");
+    let mut events = RawMqtt::client(&a, &watcher, V5, "ws-watcher").await;
+    events
+        .subscribe(1, "$aws/events/presence/connected/ws-nlb", QoS::AtLeastOnce)
+        .await;
+
+    let header = encode_v2(&ProxyHeader::tcp(
+        Version::V2,
+        "10.1.2.3:40000".parse().expect("src"),
+        "10.0.0.10:443".parse().expect("dst"),
+    ))
+    .expect("encode");
+    let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", behind))
+        .await
+        .expect("connect");
+    tcp.write_all(&header).await.expect("PROXY header");
+    let ws = ws_over(tcp, behind, &dev, "/mqtt", Some("mqtt"))
+        .await
+        .expect("upgrade behind the balancer");
+    let _c = WsMqtt::connect_over(ws, "ws-nlb").await;
+    let event = events.expect_publish_acked().await;
+    let body: serde_json::Value = serde_json::from_slice(&event.payload).expect("JSON");
+    assert_eq!(body["ipAddress"], "10.1.2.3", "{body}");
+
+    // allow_sources: from 127.0.0.1 closed before TLS; from 127.0.0.2 served.
+    let from = |local: [u8; 4]| async move {
+        let sock = tokio::net::TcpSocket::new_v4().expect("socket");
+        sock.bind(std::net::SocketAddr::from((local, 0)))
+            .expect("bind client address");
+        sock.connect(std::net::SocketAddr::from(([127, 0, 0, 1], only)))
+            .await
+            .expect("TCP connect")
+    };
+    assert!(
+        ws_over(
+            from([127, 0, 0, 1]).await,
+            only,
+            &dev,
+            "/mqtt",
+            Some("mqtt")
+        )
+        .await
+        .is_err()
+    );
+    let ws = ws_over(
+        from([127, 0, 0, 2]).await,
+        only,
+        &dev,
+        "/mqtt",
+        Some("mqtt"),
+    )
+    .await
+    .expect("upgrade from an allowed source");
+    drop(WsMqtt::connect_over(ws, "ws-sg").await);
+    let series = r#"airlock_connections_refused_total{reason="source_not_allowed"}"#;
+    assert!(
+        wait_metric(&a, series, 1.0, WAIT).await >= 1.0,
+        "{}",
+        a.log()
+    );
 }
