@@ -257,6 +257,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn config_names_the_protocol_mqtt_ws() {
+        use crate::config::{Config, EndpointProtocol};
+        let c = Config::parse("[[endpoint]]\nid = \"wss\"\nprotocol = \"mqtt-ws\"\n").unwrap();
+        assert_eq!(c.endpoints[0].protocol, EndpointProtocol::MqttWs);
+        assert!(Config::parse("[[endpoint]]\nprotocol = \"websocket\"\n").is_err());
+    }
+
+    #[test]
     fn chooses_mqtt_then_mqttv31() {
         assert_eq!(choose("/mqtt", ["mqtt"]), Ok("mqtt"));
         assert_eq!(choose("/mqtt", ["mqttv3.1"]), Ok("mqttv3.1"));
