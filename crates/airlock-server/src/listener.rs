@@ -11,7 +11,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::Cidr;
-use crate::mqtt_ws::WsSettings;
+use crate::mqtt_ws::{WsMode, WsSettings};
 use crate::proxied::{self, Prefixed};
 use crate::tls;
 
@@ -29,8 +29,8 @@ pub struct Endpoint {
     pub proxy_trusted: Option<Vec<Cidr>>,
     /// Source addresses allowed to connect; empty: any.
     pub allow_sources: Vec<Cidr>,
-    /// `protocol = "mqtt-ws"`: a WebSocket upgrade comes between TLS and MQTT.
-    pub websocket: Option<WsSettings>,
+    /// When a WebSocket upgrade comes between TLS and MQTT.
+    pub websocket: WsMode,
 }
 
 pub async fn accept_loop(ep: Endpoint, mut shutdown: watch::Receiver<bool>) {
@@ -122,7 +122,7 @@ async fn serve(ep: &Endpoint, mut tcp: TcpStream, peer: SocketAddr) {
             principal: Principal::Anonymous,
             source_vpce,
         };
-        hand_over(ep, tcp, ctx).await;
+        hand_over(ep, ep.websocket.applies(None), tcp, ctx).await;
         return;
     };
     let stream = match tokio::time::timeout(ep.handshake_timeout, acceptor.accept(tcp)).await {
@@ -164,15 +164,20 @@ async fn serve(ep: &Endpoint, mut tcp: TcpStream, peer: SocketAddr) {
         principal,
         source_vpce,
     };
-    hand_over(ep, stream, ctx).await;
+    let websocket = ep.websocket.applies(stream.get_ref().1.alpn_protocol());
+    hand_over(ep, websocket, stream, ctx).await;
 }
 
-/// The authenticated stream to the broker, through a WebSocket upgrade on `mqtt-ws` endpoints.
-async fn hand_over<S>(ep: &Endpoint, stream: S, ctx: ConnectionContext)
-where
+/// The authenticated stream to the broker, through a WebSocket upgrade if `websocket`.
+async fn hand_over<S>(
+    ep: &Endpoint,
+    websocket: Option<WsSettings>,
+    stream: S,
+    ctx: ConnectionContext,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
-    match ep.websocket {
+    match websocket {
         None => ep.broker.serve(stream, ctx).await,
         Some(ws) => crate::mqtt_ws::serve(ws, &ep.broker, stream, ctx, ep.handshake_timeout).await,
     }

@@ -22,6 +22,11 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 /// ALPN of WebSocket endpoints: the upgrade is HTTP/1.1.
 pub const ALPN: [&[u8]; 1] = [b"http/1.1"];
 
+/// ALPN of MQTT endpoints: [`crate::tls::ALPN`], then `http/1.1` for WebSocket clients. rustls
+/// picks the first of the server's protocols the client offers, so MQTT wins when a client
+/// offers both.
+pub const MQTT_ENDPOINT_ALPN: [&[u8]; 3] = [crate::tls::ALPN[0], crate::tls::ALPN[1], ALPN[0]];
+
 /// The only path MQTT is served on, as AWS IoT's `wss://…/mqtt`.
 pub const PATH: &str = "/mqtt";
 
@@ -35,6 +40,27 @@ pub struct WsSettings {
     /// Largest WebSocket frame and message accepted: the broker's `mqtt.max_packet_size`, so a
     /// client cannot make Airlock buffer more for one frame than for one packet.
     pub max_message_size: usize,
+}
+
+/// When an endpoint's connections speak WebSocket.
+#[derive(Debug, Clone, Copy)]
+pub enum WsMode {
+    /// `protocol = "mqtt-ws"`: every connection upgrades.
+    Always(WsSettings),
+    /// `protocol = "mqtt"`: only a TLS client that negotiated ALPN `http/1.1`, as AWS IoT serves
+    /// `wss://…/mqtt` on 443 beside MQTT.
+    OnAlpnHttp11(WsSettings),
+}
+
+impl WsMode {
+    /// The settings if a connection that negotiated `alpn` (`None`: no ALPN or no TLS) speaks
+    /// WebSocket.
+    pub fn applies(self, alpn: Option<&[u8]>) -> Option<WsSettings> {
+        match self {
+            WsMode::Always(s) => Some(s),
+            WsMode::OnAlpnHttp11(s) => (alpn == Some(ALPN[0])).then_some(s),
+        }
+    }
 }
 
 /// Why an upgrade request was refused.
@@ -255,6 +281,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for WsBytes<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mqtt_endpoints_upgrade_only_on_alpn_http11() {
+        let s = WsSettings {
+            max_message_size: 1024,
+        };
+        assert!(WsMode::Always(s).applies(None).is_some());
+        assert!(WsMode::OnAlpnHttp11(s).applies(None).is_none());
+        assert!(WsMode::OnAlpnHttp11(s).applies(Some(b"mqtt")).is_none());
+        assert!(WsMode::OnAlpnHttp11(s).applies(Some(b"http/1.1")).is_some());
+        assert_eq!(MQTT_ENDPOINT_ALPN.last(), Some(&&b"http/1.1"[..]));
+    }
 
     #[test]
     fn config_names_the_protocol_mqtt_ws() {

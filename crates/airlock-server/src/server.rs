@@ -19,7 +19,7 @@ use crate::bootstrap::{self, BootstrapError, DataDir};
 use crate::client_auth::{AutoRegistration, ClientVerifier};
 use crate::config::{Authentication, Config, EndpointProtocol};
 use crate::listener::{Endpoint, accept_loop};
-use crate::mqtt_ws::{self, WsSettings};
+use crate::mqtt_ws::{self, WsMode, WsSettings};
 use crate::{admin_http, metrics_http, tls};
 
 /// Errors starting the server; each says what to do.
@@ -166,8 +166,12 @@ pub async fn start(cfg: Config, data_root: &Path) -> Result<RunningServer, Serve
         &provider,
         auto_registration_events(broker.clone(), cfg.identity.account_id.clone()),
     ));
-    let mutual = tls::server_config(&material, Some(devices.clone()), &tls::ALPN)?;
-    let server_only = tls::server_config(&material, None, &tls::ALPN)?;
+    let mutual = tls::server_config(
+        &material,
+        Some(devices.clone()),
+        &mqtt_ws::MQTT_ENDPOINT_ALPN,
+    )?;
+    let server_only = tls::server_config(&material, None, &mqtt_ws::MQTT_ENDPOINT_ALPN)?;
     let ws_mutual = tls::server_config(&material, Some(devices), &mqtt_ws::ALPN)?;
     let ws_server_only = tls::server_config(&material, None, &mqtt_ws::ALPN)?;
     for e in &cfg.endpoints {
@@ -184,11 +188,15 @@ pub async fn start(cfg: Config, data_root: &Path) -> Result<RunningServer, Serve
         if !addr.ip().is_loopback() && addr.ip().is_unspecified() {
             tracing::warn!(endpoint = %e.id, %addr, "endpoint listens on every interface");
         }
-        let websocket = (e.protocol == EndpointProtocol::MqttWs).then_some(WsSettings {
+        let ws = WsSettings {
             max_message_size: cfg.mqtt.max_packet_size,
-        });
+        };
+        let (websocket, ws_only) = match e.protocol {
+            EndpointProtocol::MqttWs => (WsMode::Always(ws), true),
+            EndpointProtocol::Mqtt => (WsMode::OnAlpnHttp11(ws), false),
+        };
         let tls = e.tls.then(|| {
-            TlsAcceptor::from(match (require, websocket.is_some()) {
+            TlsAcceptor::from(match (require, ws_only) {
                 (true, false) => mutual.clone(),
                 (false, false) => server_only.clone(),
                 (true, true) => ws_mutual.clone(),
@@ -197,11 +205,7 @@ pub async fn start(cfg: Config, data_root: &Path) -> Result<RunningServer, Serve
         });
         endpoints.push(BoundEndpoint {
             id: e.id.clone(),
-            protocol: if websocket.is_some() {
-                "mqtt-ws"
-            } else {
-                "mqtt"
-            },
+            protocol: if ws_only { "mqtt-ws" } else { "mqtt" },
             tls: e.tls,
             authentication: if require { "certificate" } else { "none" },
             address: addr.ip().to_string(),

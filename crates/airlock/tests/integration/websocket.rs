@@ -468,3 +468,33 @@ async fn websocket_endpoint_keeps_proxy_protocol_and_allow_sources() {
         a.log()
     );
 }
+
+/// An MQTT endpoint serves WebSocket too when TLS negotiated ALPN `http/1.1` (AWS IoT's WSS on
+/// 443 beside MQTT); a client offering both `x-amzn-mqtt-ca` and `http/1.1` gets MQTT.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt_endpoint_upgrades_on_alpn_http11() {
+    let a = Airlock::start("");
+    let dev = a.device("alpn-ws");
+    let mut p = WsMqtt::connect(a.port, &dev, "alpn-ws").await;
+    p.frames(vec![encode_packet(
+        &subscribe_packet(1, "alpn/ws", QoS::AtMostOnce),
+        V5,
+    )])
+    .await;
+    assert!(matches!(p.expect().await, Packet::SubAck(_)));
+
+    let both: &[&[u8]] = &[b"x-amzn-mqtt-ca", b"http/1.1"];
+    let s = crate::harness::raw_tls(a.port, Some(&dev), &dev.ca, both)
+        .await
+        .expect("TLS");
+    assert_eq!(s.get_ref().1.alpn_protocol(), Some(&b"x-amzn-mqtt-ca"[..]));
+    let mut m = RawMqtt::new(s, V5);
+    m.send(&Packet::Connect(connect_packet(V5, "alpn-mqtt", true)))
+        .await;
+    assert_eq!(m.expect_connack().await.code, rc::SUCCESS);
+    m.publish("alpn/ws", b"from MQTT", QoS::AtMostOnce, 0).await;
+    match p.expect().await {
+        Packet::Publish(got) => assert_eq!(&got.payload[..], b"from MQTT"),
+        other => panic!("expected PUBLISH, got {other:?}"),
+    }
+}
