@@ -191,9 +191,11 @@ pub async fn start(cfg: Config, data_root: &Path) -> Result<RunningServer, Serve
         let ws = WsSettings {
             max_message_size: cfg.mqtt.max_packet_size,
         };
-        let (websocket, ws_only) = match e.protocol {
-            EndpointProtocol::MqttWs => (WsMode::Always(ws), true),
-            EndpointProtocol::Mqtt => (WsMode::OnAlpnHttp11(ws), false),
+        let ws_only = e.protocol == EndpointProtocol::MqttWs;
+        let websocket = if ws_only {
+            WsMode::Always(ws)
+        } else {
+            WsMode::OnAlpnHttp11(ws)
         };
         let tls = e.tls.then(|| {
             TlsAcceptor::from(match (require, ws_only) {
