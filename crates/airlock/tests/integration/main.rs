@@ -9,3 +9,4 @@ mod durability;
 mod endpoints;
 mod identity;
 mod semantics;
+mod topology;
