@@ -49,6 +49,12 @@ fn ok(args: &[&str]) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// A TCP connect from namespace `ns` to `host:port` (bash's /dev/tcp).
+fn tcp_probe(ns: &str, host: &str, port: u64) -> Output {
+    let target = format!("exec 3<>/dev/tcp/{host}/{port}");
+    run(&["ip", "netns", "exec", ns, "bash", "-c", &target])
+}
+
 /// `airlock ARGS --data DATA` inside namespace `ns`.
 fn airlock_in(ns: &str, data: &Path, args: &[&str]) -> Output {
     Command::new("ip")
@@ -203,15 +209,7 @@ fn plant_namespace_reaches_only_airlock_by_its_private_name() {
 
     // Nothing else: no route off the link, and the core's admin API and metrics stay on
     // its loopback.
-    let outside = run(&[
-        "ip",
-        "netns",
-        "exec",
-        &plant,
-        "bash",
-        "-c",
-        "exec 3<>/dev/tcp/192.0.2.1/443",
-    ]);
+    let outside = tcp_probe(&plant, "192.0.2.1", 443);
     assert!(!outside.status.success(), "the plant reached 192.0.2.1");
     assert!(
         String::from_utf8_lossy(&outside.stderr).contains("unreachable"),
@@ -225,15 +223,7 @@ fn plant_namespace_reaches_only_airlock_by_its_private_name() {
     for e in endpoints["endpoints"].as_array().expect("list") {
         if e["id"] == "admin" || e["id"] == "metrics" {
             let port = e["port"].as_u64().expect("port");
-            let probe = run(&[
-                "ip",
-                "netns",
-                "exec",
-                &plant,
-                "bash",
-                "-c",
-                &format!("exec 3<>/dev/tcp/10.77.0.1/{port}"),
-            ]);
+            let probe = tcp_probe(&plant, "10.77.0.1", port);
             assert!(
                 !probe.status.success(),
                 "the plant reached {} on 10.77.0.1:{port}",
