@@ -107,6 +107,37 @@ impl Config {
         Ok(cfg)
     }
 
+    /// The configured zones plus an A/AAAA record, for every server name inside a zone, to each
+    /// endpoint address that is a specific address (a wildcard bind such as 0.0.0.0 names none):
+    /// devices then resolve Airlock's names to the private addresses it really listens on.
+    pub fn dns_zones(&self) -> airlock_dns::DnsConfig {
+        let mut dns = self.dns.clone();
+        let addresses: Vec<std::net::IpAddr> = self
+            .endpoints
+            .iter()
+            .map(|e| e.bind.ip())
+            .filter(|ip| !ip.is_unspecified())
+            .fold(Vec::new(), |mut v, ip| {
+                if !v.contains(&ip) {
+                    v.push(ip);
+                }
+                v
+            });
+        for name in &self.server_names {
+            if name.parse::<std::net::IpAddr>().is_ok() {
+                continue;
+            }
+            for ip in &addresses {
+                match dns.add_ip(name, *ip) {
+                    Ok(()) => {}
+                    // A server name outside every zone is served by someone else's DNS.
+                    Err(e) => tracing::debug!(%name, %ip, "no DNS record added: {e}"),
+                }
+            }
+        }
+        dns
+    }
+
     /// Check cross-field rules.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut seen = std::collections::HashSet::new();
@@ -190,7 +221,7 @@ impl Config {
             ));
         }
         if self.dns.enabled {
-            self.dns
+            self.dns_zones()
                 .validate()
                 .map_err(|e| ConfigError::Invalid(format!("[dns]: {e}")))?;
         }

@@ -258,7 +258,7 @@ pub async fn start(cfg: Config, data_root: &Path) -> Result<RunningServer, Serve
         )));
     }
     let dns = if cfg.dns.enabled {
-        let zones = dns_zones(&cfg);
+        let zones = cfg.dns_zones();
         let running = airlock_dns::DnsServer::start(&zones)
             .await
             .map_err(ServerError::Dns)?;
@@ -409,35 +409,4 @@ fn admin_router(
         on_event: on_registry_event(broker.clone()),
         info,
     }))
-}
-
-/// The configured zones plus an A/AAAA record, for every server name inside a zone, to each
-/// endpoint address that is a specific address (a wildcard bind such as 0.0.0.0 names none):
-/// devices then resolve Airlock's names to the private addresses it really listens on.
-fn dns_zones(cfg: &Config) -> airlock_dns::DnsConfig {
-    let mut dns = cfg.dns.clone();
-    let addresses: Vec<std::net::IpAddr> = cfg
-        .endpoints
-        .iter()
-        .map(|e| e.bind.ip())
-        .filter(|ip| !ip.is_unspecified())
-        .fold(Vec::new(), |mut v, ip| {
-            if !v.contains(&ip) {
-                v.push(ip);
-            }
-            v
-        });
-    for name in &cfg.server_names {
-        if name.parse::<std::net::IpAddr>().is_ok() {
-            continue;
-        }
-        for ip in &addresses {
-            match dns.add_ip(name, *ip) {
-                Ok(()) => {}
-                // A server name outside every zone is served by someone else's DNS.
-                Err(e) => tracing::debug!(%name, %ip, "no DNS record added: {e}"),
-            }
-        }
-    }
-    dns
 }

@@ -112,6 +112,13 @@ pub fn device_endpoints(
     let Some(list) = info.get("endpoints").and_then(Value::as_array) else {
         return Vec::new();
     };
+    // A DNS name in the server certificate is what devices should use (AWS's endpoint host
+    // names, the seeds' custom domains); the bound address only when there is none.
+    let domain = info
+        .get("domainNames")
+        .and_then(Value::as_array)
+        .and_then(|d| d.first())
+        .and_then(Value::as_str);
     list.iter()
         .filter(|e| e.get("protocol").and_then(Value::as_str) == Some("mqtt"))
         .filter_map(|e| {
@@ -125,7 +132,7 @@ pub fn device_endpoints(
             }
             Some(DeviceEndpoint {
                 id: id.to_string(),
-                host: mqtt_host(address),
+                host: domain.map_or_else(|| mqtt_host(address), str::to_string),
                 port,
             })
         })

@@ -12,6 +12,7 @@ mod admin;
 mod ca;
 mod cert;
 mod device;
+mod doctor;
 mod endpoint;
 mod group;
 mod out;
@@ -77,6 +78,10 @@ enum Command {
     Device(device::DeviceArgs),
     /// Where devices connect (describe-endpoint) and every listener.
     Endpoint(endpoint::EndpointArgs),
+    /// Check a set-up from this machine: names resolve to private addresses of a live
+    /// endpoint with the right certificate, and (with --package) a device's pubsub check.
+    /// Exit code 0 when every check passes, 1 otherwise.
+    Doctor(doctor::DoctorArgs),
 }
 
 fn main() -> ExitCode {
@@ -93,6 +98,13 @@ fn main() -> ExitCode {
         }
         Command::Thing(a) => thing::run(a).map(|()| ExitCode::SUCCESS),
         Command::Endpoint(a) => endpoint::run(a).map(|()| ExitCode::SUCCESS),
+        Command::Doctor(a) => doctor::run(a).map(|healthy| {
+            if healthy {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }),
         Command::Group(a) => group::run(a).map(|()| ExitCode::SUCCESS),
         Command::Cert(a) => cert::run(a).map(|()| ExitCode::SUCCESS),
         Command::Ca(a) => ca::run(a).map(|()| ExitCode::SUCCESS),

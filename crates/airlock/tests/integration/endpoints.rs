@@ -338,3 +338,83 @@ async fn endpoint_describe_names_the_data_endpoint() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("InvalidRequestException"));
 }
+
+/// `airlock doctor`: green on a good set-up (name from Airlock's DNS responder, private
+/// address, certificate valid for the name, the device package's pubsub check), and the exact
+/// failure with its fix on broken ones: a name resolving to a public address, a closed port,
+/// a name the server certificate does not carry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_is_green_on_a_good_setup_and_names_each_failure() {
+    let a = Airlock::start_with_top(
+        "server_names = [\"broker.iot.plant.test\"]\n",
+        "[dns]\nenabled = true\nbind = \"127.0.0.1:0\"\n\n\
+         [[dns.zone]]\nname = \"iot.plant.test\"\nrecords = [\n  { name = \"public\", a = [\"8.8.8.8\"] },\n  { name = \"other\", a = [\"127.0.0.1\"] },\n]\n",
+    );
+    let dns = format!("127.0.0.1:{}", endpoint_port(&a, "dns"));
+    let pkg = a.data.path().join("pkg");
+    a.cli_ok(&[
+        "device",
+        "onboard",
+        "doc-dev",
+        "--out",
+        &pkg.to_string_lossy(),
+    ]);
+    let good = a.cli(&["doctor", "--package", &pkg.to_string_lossy(), "--dns", &dns]);
+    let out = String::from_utf8_lossy(&good.stdout);
+    assert!(
+        good.status.success(),
+        "doctor failed on a good set-up:\n{out}\n{}",
+        String::from_utf8_lossy(&good.stderr)
+    );
+    for check in ["resolve", "connect", "tls", "pubsub"] {
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with("PASS") && l.contains(check)),
+            "no passing {check} line:\n{out}"
+        );
+    }
+    assert!(
+        out.contains("broker.iot.plant.test -> 127.0.0.1 (private)"),
+        "{out}"
+    );
+
+    let run = |extra: &[&str]| {
+        let mut args = vec!["doctor", "--dns", dns.as_str()];
+        args.extend_from_slice(extra);
+        let o = a.cli(&args);
+        assert!(
+            !o.status.success(),
+            "doctor passed a broken set-up ({extra:?})"
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let public = run(&["--name", "public.iot.plant.test"]);
+    assert!(
+        public.contains("FAIL") && public.contains("public address(es) 8.8.8.8"),
+        "{public}"
+    );
+    let closed = free_port();
+    let port = closed.to_string();
+    let closed_out = run(&["--name", "broker.iot.plant.test", "--port", &port]);
+    assert!(
+        closed_out
+            .lines()
+            .any(|l| l.starts_with("FAIL") && l.contains("connect")),
+        "{closed_out}"
+    );
+    assert!(
+        closed_out.contains("is 'airlock up' running"),
+        "{closed_out}"
+    );
+    let wrong = run(&["--name", "other.iot.plant.test"]);
+    assert!(
+        wrong
+            .lines()
+            .any(|l| l.starts_with("FAIL") && l.contains("tls")),
+        "{wrong}"
+    );
+    assert!(
+        wrong.contains("does not name other.iot.plant.test"),
+        "{wrong}"
+    );
+}

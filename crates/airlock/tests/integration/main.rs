@@ -9,4 +9,5 @@ mod durability;
 mod endpoints;
 mod identity;
 mod semantics;
+mod topology;
 mod websocket;
