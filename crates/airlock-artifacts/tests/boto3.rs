@@ -1,0 +1,114 @@
+//! A real S3 client: boto3 (the library under the AWS CLI), path-style, against the service
+//! with minted temporary credentials. Uploads a ~20 MB artifact (multipart: 8 MiB parts),
+//! downloads it, compares, and fetches a boto3-presigned URL.
+//!
+//! boto3 is installed on demand with `python3 -m pip install --quiet boto3`.
+
+mod common;
+
+use std::process::Command;
+
+use common::Harness;
+
+const SCRIPT: &str = r#"
+import hashlib, os, sys, urllib.request
+import boto3
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+
+endpoint, akid, secret, token, workdir = sys.argv[1:6]
+s3 = boto3.client(
+    "s3", endpoint_url=endpoint, region_name="us-east-1",
+    aws_access_key_id=akid, aws_secret_access_key=secret, aws_session_token=token,
+    # s3v4: boto3 presigns with SigV2 unless told otherwise; Airlock accepts only SigV4.
+    config=Config(s3={"addressing_style": "path"}, signature_version="s3v4", retries={"max_attempts": 1}),
+)
+s3.create_bucket(Bucket="artifacts")
+src = os.path.join(workdir, "artifact.bin")
+with open(src, "wb") as f:
+    block = hashlib.sha256(b"airlock").digest() * 32768  # 1 MiB
+    for i in range(20):
+        f.write(bytes([i]) + block[1:])
+cfg = TransferConfig(multipart_threshold=8 * 1024 * 1024, multipart_chunksize=8 * 1024 * 1024)
+s3.upload_file(src, "artifacts", "components/app/1.0.0/artifact.bin", Config=cfg)
+head = s3.head_object(Bucket="artifacts", Key="components/app/1.0.0/artifact.bin")
+assert head["ContentLength"] == 20 * 1024 * 1024, head
+assert head["ETag"].endswith('-3"'), head["ETag"]
+dst = os.path.join(workdir, "downloaded.bin")
+s3.download_file("artifacts", "components/app/1.0.0/artifact.bin", dst)
+assert open(src, "rb").read() == open(dst, "rb").read(), "downloaded content differs"
+
+s3.put_object(Bucket="artifacts", Key="small.txt", Body=b"hello artifacts")
+assert s3.get_object(Bucket="artifacts", Key="small.txt")["Body"].read() == b"hello artifacts"
+r = s3.get_object(Bucket="artifacts", Key="small.txt", Range="bytes=6-14")
+assert r["Body"].read() == b"artifacts"
+keys = [o["Key"] for o in s3.list_objects_v2(Bucket="artifacts", Prefix="components/")["Contents"]]
+assert keys == ["components/app/1.0.0/artifact.bin"], keys
+url = s3.generate_presigned_url("get_object", Params={"Bucket": "artifacts", "Key": "small.txt"}, ExpiresIn=300)
+assert "X-Amz-Security-Token" in url, url
+assert urllib.request.urlopen(url).read() == b"hello artifacts"
+try:
+    s3.get_object(Bucket="artifacts", Key="secret/x")
+    raise SystemExit("secret/x was readable")
+except s3.exceptions.ClientError as e:
+    assert e.response["Error"]["Code"] == "AccessDenied", e.response
+s3.delete_object(Bucket="artifacts", Key="small.txt")
+print("boto3 ok")
+"#;
+
+fn python_with_boto3() -> bool {
+    let has = |py: &str| {
+        Command::new(py)
+            .args(["-c", "import boto3"])
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if has("python3") {
+        return true;
+    }
+    let installed = Command::new("python3")
+        .args(["-m", "pip", "install", "--quiet", "boto3"])
+        .status()
+        .is_ok_and(|s| s.success());
+    installed && has("python3")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn boto3_uploads_and_downloads_an_artifact() {
+    assert!(
+        tokio::task::spawn_blocking(python_with_boto3)
+            .await
+            .unwrap(),
+        "boto3 is not importable and `python3 -m pip install --quiet boto3` failed"
+    );
+    let h = Harness::start().await;
+    let c = h.creds("robot-1");
+    let work = tempfile::tempdir().unwrap();
+    let args = vec![
+        "-c".to_owned(),
+        SCRIPT.to_owned(),
+        format!("http://{}", h.addr),
+        c.access_key_id.clone(),
+        c.secret_access_key.clone(),
+        c.session_token.clone().unwrap(),
+        work.path().display().to_string(),
+    ];
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("python3")
+            .args(&args)
+            .env_remove("AWS_PROFILE")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "boto3 script failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("boto3 ok"), "{stdout}\n{stderr}");
+}
