@@ -613,7 +613,7 @@ async fn read_trailer(file: &mut File) -> Result<ObjectMeta, StoreError> {
     let mut json = vec![0u8; usize::try_from(meta_len).map_err(|_| corrupt())?];
     file.read_exact(&mut json).await?;
     let meta = ObjectMeta::from_json(&json).ok_or_else(corrupt)?;
-    if meta.size + meta_len + TRAILER_LEN != len {
+    if meta.size.checked_add(meta_len + TRAILER_LEN) != Some(len) {
         return Err(corrupt());
     }
     Ok(meta)

@@ -43,6 +43,23 @@
 //! // hand `service.clone()` to hyper's `serve_connection` for each accepted connection
 //! # Ok(()) }
 //! ```
+//!
+//! # Mounting
+//!
+//! [`ArtifactService`] implements `hyper::service::Service<Request<Incoming>>` (give it to
+//! `hyper::server::conn::http1::Builder::serve_connection` or hyper-util's `auto::Builder`
+//! after the TLS handshake) and `tower_service::Service<Request<B>>` for any `Bytes` body
+//! (axum: `Router::new().fallback_service(service)`). Both answer every refusal as S3's XML
+//! error and never return `Err`. It must own the whole path space of its endpoint: S3
+//! path-style addressing puts the bucket in the first path segment.
+//!
+//! # Clients
+//!
+//! Path-style addressing, SigV4 only (boto3: `Config(s3={"addressing_style": "path"},
+//! signature_version="s3v4")` — boto3 presigns with SigV2 otherwise; AWS CLI:
+//! `aws configure set default.s3.addressing_style path`), region as configured
+//! ([`ArtifactConfig::region`]). s3s's own signature pass checks request time against the
+//! system clock; the injectable [`Clock`] governs token expiry and `airlock-sigv4`'s checks.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -185,13 +202,41 @@ fn error_response(e: s3s::S3Error) -> http::Response<Body> {
     })
 }
 
+/// The future of one request: it always resolves to a response.
+pub type ResponseFuture =
+    Pin<Box<dyn Future<Output = Result<http::Response<Body>, Infallible>> + Send>>;
+
 impl hyper::service::Service<http::Request<hyper::body::Incoming>> for ArtifactService {
     type Response = http::Response<Body>;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+    type Future = ResponseFuture;
 
-    fn call(&self, req: http::Request<hyper::body::Incoming>) -> Self::Future {
+    fn call(&self, req: http::Request<hyper::body::Incoming>) -> ResponseFuture {
         let this = self.clone();
         Box::pin(async move { Ok(this.handle(req.map(Body::from)).await) })
+    }
+}
+
+/// For tower stacks (an axum `Router::fallback_service`, for instance): any request body
+/// whose data is `Bytes`.
+impl<B> tower_service::Service<http::Request<B>> for ArtifactService
+where
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    s3s::StdError: From<B::Error>,
+{
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = ResponseFuture;
+
+    fn poll_ready(
+        &mut self,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Infallible>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> ResponseFuture {
+        let this = self.clone();
+        Box::pin(async move { Ok(this.handle(req.map(Body::http_body_unsync)).await) })
     }
 }

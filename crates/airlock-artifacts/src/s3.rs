@@ -420,6 +420,7 @@ pub(crate) fn list_page<'a>(
         {
             continue;
         }
+        // `key` starts with `prefix`, so `prefix.len()` is a char boundary of `key`.
         let rolled = delimiter.and_then(|d| {
             key[prefix.len()..]
                 .find(d)

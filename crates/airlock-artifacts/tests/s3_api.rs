@@ -526,3 +526,50 @@ async fn size_cap_is_enforced() {
         200
     );
 }
+
+#[tokio::test]
+async fn listing_is_authorized_with_s3_prefix() {
+    let (h, c) = with_bucket().await;
+    let r = h
+        .call(&c, "GET", "/artifacts?list-type=2&prefix=secret%2Fa", b"")
+        .await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (403, "AccessDenied"),
+        "{}",
+        r.text()
+    );
+    let r = h
+        .call(&c, "GET", "/artifacts?list-type=2&prefix=public%2F", b"")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
+/// The tower face of the service (what an axum router mounts) behaves like the hyper one.
+#[tokio::test]
+async fn tower_service_answers_with_s3_errors() {
+    use tower_service::Service;
+    let (h, c) = with_bucket().await;
+    let mut svc = h.service.clone();
+    let req = http::Request::get("/artifacts/x")
+        .header("host", h.host())
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
+        .unwrap();
+    let resp = svc.call(req).await.unwrap();
+    assert_eq!(resp.status(), 403);
+
+    let signed = h.signed(&c, "PUT", "/artifacts/t.txt", b"tower");
+    let mut b = http::Request::builder()
+        .method("PUT")
+        .uri("/artifacts/t.txt");
+    for (n, v) in &signed.headers {
+        b = b.header(n.as_str(), v.as_str());
+    }
+    let req = b
+        .body(http_body_util::Full::new(bytes::Bytes::from_static(
+            b"tower",
+        )))
+        .unwrap();
+    let resp = svc.call(req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+}

@@ -23,6 +23,8 @@ pub const POLICY: &str = r#"{
     {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
      "Resource": ["arn:aws:s3:::artifacts/*"]},
     {"Effect": "Deny", "Action": "s3:*", "Resource": "arn:aws:s3:::artifacts/secret/*"},
+    {"Effect": "Deny", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::artifacts",
+     "Condition": {"StringLike": {"s3:prefix": "secret/*"}}},
     {"Effect": "Allow", "Action": "s3:GetObject",
      "Resource": "arn:aws:s3:::private/${credentials-iot:ThingName}/*"}
   ]
@@ -52,6 +54,7 @@ impl SessionDirectory for TestDirectory {
 
 pub struct Harness {
     pub addr: SocketAddr,
+    pub service: ArtifactService,
     pub minter: Arc<CredentialMinter>,
     pub directory: Arc<TestDirectory>,
     /// Seconds added to the real time by the service's clock.
@@ -93,12 +96,13 @@ impl Harness {
         .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let served = service.clone();
         tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
-                let svc = service.clone();
+                let svc = served.clone();
                 tokio::spawn(async move {
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), svc)
@@ -108,6 +112,7 @@ impl Harness {
         });
         Harness {
             addr,
+            service,
             minter,
             directory,
             clock_offset: offset,
