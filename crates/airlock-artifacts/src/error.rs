@@ -36,6 +36,12 @@ pub enum StoreError {
     /// The body does not match `Content-MD5`.
     #[error("the Content-MD5 you specified did not match what we received")]
     BadDigest,
+    /// The body does not match a declared `x-amz-checksum-*` value.
+    #[error("the {0} you specified did not match the calculated checksum")]
+    ChecksumMismatch(&'static str),
+    /// `x-amz-trailer` announced a checksum that the body's trailer did not carry.
+    #[error("x-amz-trailer announced a checksum but the request's trailer did not carry it")]
+    MissingTrailer,
     /// The body does not match `x-amz-content-sha256`.
     #[error("the provided 'x-amz-content-sha256' header does not match what was computed")]
     Sha256Mismatch,
@@ -78,7 +84,8 @@ impl From<StoreError> for S3Error {
             StoreError::TooLarge(_) => C::EntityTooLarge,
             StoreError::EntityTooSmall(_) => C::EntityTooSmall,
             StoreError::IncompleteBody => C::IncompleteBody,
-            StoreError::BadDigest => C::BadDigest,
+            StoreError::MissingTrailer => C::InvalidRequest,
+            StoreError::BadDigest | StoreError::ChecksumMismatch(_) => C::BadDigest,
             StoreError::InvalidPart(_) => C::InvalidPart,
             StoreError::InvalidPartOrder => C::InvalidPartOrder,
             StoreError::MalformedXml(_) => C::MalformedXML,

@@ -341,8 +341,9 @@ impl FsStore {
         Ok((tmp, file, md5, len))
     }
 
-    /// Stores an object from a body stream; returns its metadata. On any error nothing is
-    /// left behind and any previous object under `key` is untouched.
+    /// Stores an object from a body stream; returns its metadata. `verify` runs after the
+    /// body ended and before the object is published (checksums known only then). On any
+    /// error nothing is left behind and any previous object under `key` is untouched.
     pub async fn put_object<S, E>(
         &self,
         bucket: &str,
@@ -350,6 +351,7 @@ impl FsStore {
         content_type: Option<String>,
         body: S,
         expect: &Expect,
+        verify: impl FnOnce() -> Result<(), StoreError>,
     ) -> Result<ObjectMeta, StoreError>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
@@ -358,6 +360,7 @@ impl FsStore {
         validate_key(key)?;
         let dir = self.existing_bucket(bucket).await?;
         let (tmp, mut file, md5, size) = self.receive(body, expect).await?;
+        verify()?;
         let meta = ObjectMeta {
             key: key.to_owned(),
             etag: hex::encode(md5),
@@ -468,15 +471,15 @@ impl FsStore {
         Ok((dir, udir, ct))
     }
 
-    /// Stores one part (1–10,000); returns its ETag (MD5 hex).
+    /// Stores part `part_number` (1–10,000) of `upload_id`; returns its ETag (MD5 hex).
     pub async fn upload_part<S, E>(
         &self,
         bucket: &str,
         key: &str,
-        upload_id: &str,
-        part_number: i32,
+        (upload_id, part_number): (&str, i32),
         body: S,
         expect: &Expect,
+        verify: impl FnOnce() -> Result<(), StoreError>,
     ) -> Result<String, StoreError>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
@@ -489,6 +492,7 @@ impl FsStore {
         }
         let (_, udir, _) = self.upload_info(bucket, key, upload_id).await?;
         let (tmp, mut file, md5, size) = self.receive(body, expect).await?;
+        verify()?;
         let meta = ObjectMeta {
             key: key.to_owned(),
             etag: hex::encode(md5),

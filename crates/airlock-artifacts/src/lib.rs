@@ -64,6 +64,7 @@
 #![warn(missing_docs)]
 
 mod auth;
+mod checksum;
 mod error;
 pub mod fs;
 mod s3;

@@ -10,6 +10,7 @@ use s3s::dto::*;
 use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
+use crate::checksum::{ChecksumCheck, announced};
 use crate::error::{StoreError, body_error};
 use crate::fs::{Expect, FsStore, ObjectMeta};
 
@@ -130,14 +131,27 @@ impl S3 for Backend {
             input.content_md5.as_deref(),
             input.content_length,
         )?;
+        let check = ChecksumCheck::new(
+            Checksum {
+                checksum_crc32: input.checksum_crc32,
+                checksum_crc32c: input.checksum_crc32c,
+                checksum_crc64nvme: input.checksum_crc64nvme,
+                checksum_sha1: input.checksum_sha1,
+                checksum_sha256: input.checksum_sha256,
+                ..Default::default()
+            },
+            req.trailing_headers,
+            announced(&req.headers),
+        );
         let meta = self
             .store
             .put_object(
                 &input.bucket,
                 &input.key,
                 input.content_type,
-                body_stream(input.body),
+                check.tap(body_stream(input.body)),
                 &expect,
+                || check.verify(),
             )
             .await?;
         Ok(S3Response::new(PutObjectOutput {
@@ -328,15 +342,27 @@ impl S3 for Backend {
             input.content_md5.as_deref(),
             input.content_length,
         )?;
+        let check = ChecksumCheck::new(
+            Checksum {
+                checksum_crc32: input.checksum_crc32,
+                checksum_crc32c: input.checksum_crc32c,
+                checksum_crc64nvme: input.checksum_crc64nvme,
+                checksum_sha1: input.checksum_sha1,
+                checksum_sha256: input.checksum_sha256,
+                ..Default::default()
+            },
+            req.trailing_headers,
+            announced(&req.headers),
+        );
         let etag = self
             .store
             .upload_part(
                 &input.bucket,
                 &input.key,
-                &input.upload_id,
-                input.part_number,
-                body_stream(input.body),
+                (&input.upload_id, input.part_number),
+                check.tap(body_stream(input.body)),
                 &expect,
+                || check.verify(),
             )
             .await?;
         Ok(S3Response::new(UploadPartOutput {

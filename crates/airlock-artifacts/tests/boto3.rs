@@ -16,13 +16,19 @@ import boto3
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 
-endpoint, akid, secret, token, workdir = sys.argv[1:6]
+endpoint, akid, secret, token, workdir, verify = sys.argv[1:7]
 s3 = boto3.client(
     "s3", endpoint_url=endpoint, region_name="us-east-1",
+    verify=(verify if verify != "-" else None),
     aws_access_key_id=akid, aws_secret_access_key=secret, aws_session_token=token,
     # s3v4: boto3 presigns with SigV2 unless told otherwise; Airlock accepts only SigV4.
     config=Config(s3={"addressing_style": "path"}, signature_version="s3v4", retries={"max_attempts": 1}),
 )
+payload_modes = set()
+def record(request, **kwargs):
+    payload_modes.add(request.headers.get("x-amz-content-sha256", b"").decode() if isinstance(request.headers.get("x-amz-content-sha256"), bytes) else str(request.headers.get("x-amz-content-sha256")))
+s3.meta.events.register("before-send.s3.UploadPart", record)
+s3.meta.events.register("before-send.s3.PutObject", record)
 s3.create_bucket(Bucket="artifacts")
 src = os.path.join(workdir, "artifact.bin")
 with open(src, "wb") as f:
@@ -46,13 +52,16 @@ keys = [o["Key"] for o in s3.list_objects_v2(Bucket="artifacts", Prefix="compone
 assert keys == ["components/app/1.0.0/artifact.bin"], keys
 url = s3.generate_presigned_url("get_object", Params={"Bucket": "artifacts", "Key": "small.txt"}, ExpiresIn=300)
 assert "X-Amz-Security-Token" in url, url
-assert urllib.request.urlopen(url).read() == b"hello artifacts"
+import ssl
+ctx = ssl.create_default_context(cafile=verify) if verify != "-" else None
+assert urllib.request.urlopen(url, context=ctx).read() == b"hello artifacts"
 try:
     s3.get_object(Bucket="artifacts", Key="secret/x")
     raise SystemExit("secret/x was readable")
 except s3.exceptions.ClientError as e:
     assert e.response["Error"]["Code"] == "AccessDenied", e.response
 s3.delete_object(Bucket="artifacts", Key="small.txt")
+print("payload modes:", sorted(payload_modes))
 print("boto3 ok")
 "#;
 
@@ -73,25 +82,50 @@ fn python_with_boto3() -> bool {
     installed && has("python3")
 }
 
+/// Over plain HTTP botocore signs the SHA-256 of every body.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn boto3_uploads_and_downloads_an_artifact() {
+    let h = Harness::start().await;
+    let out = run_script(&h, &format!("http://{}", h.addr), None).await;
+    assert!(out.contains("boto3 ok"), "{out}");
+}
+
+/// Over TLS botocore (1.36+) sends aws-chunked bodies with an unsigned CRC trailer
+/// (`STREAMING-UNSIGNED-PAYLOAD-TRAILER`), which is what devices will do in production.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn boto3_over_tls_with_chunked_trailer_uploads() {
+    let (h, pem) = Harness::start_tls().await;
+    let out = run_script(&h, &format!("https://{}", h.addr), Some(&pem)).await;
+    println!("{out}");
+    assert!(out.contains("boto3 ok"), "{out}");
+}
+
+async fn run_script(h: &Harness, endpoint: &str, ca_pem: Option<&str>) -> String {
     assert!(
         tokio::task::spawn_blocking(python_with_boto3)
             .await
             .unwrap(),
         "boto3 is not importable and `python3 -m pip install --quiet boto3` failed"
     );
-    let h = Harness::start().await;
     let c = h.creds("robot-1");
     let work = tempfile::tempdir().unwrap();
+    let verify = match ca_pem {
+        Some(pem) => {
+            let p = work.path().join("ca.pem");
+            std::fs::write(&p, pem).unwrap();
+            p.display().to_string()
+        }
+        None => "-".to_owned(),
+    };
     let args = vec![
         "-c".to_owned(),
         SCRIPT.to_owned(),
-        format!("http://{}", h.addr),
+        endpoint.to_owned(),
         c.access_key_id.clone(),
         c.secret_access_key.clone(),
         c.session_token.clone().unwrap(),
         work.path().display().to_string(),
+        verify,
     ];
     let out = tokio::task::spawn_blocking(move || {
         Command::new("python3")
@@ -104,11 +138,11 @@ async fn boto3_uploads_and_downloads_an_artifact() {
     })
     .await
     .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
         "boto3 script failed:\n{stdout}\n{stderr}"
     );
-    assert!(stdout.contains("boto3 ok"), "{stdout}\n{stderr}");
+    stdout
 }

@@ -573,3 +573,39 @@ async fn tower_service_answers_with_s3_errors() {
     let resp = svc.call(req).await.unwrap();
     assert_eq!(resp.status(), 200);
 }
+
+#[tokio::test]
+async fn additional_checksums_are_verified() {
+    let (h, c) = with_bucket().await;
+    let mut hasher = s3s::checksum::ChecksumHasher {
+        crc32: Some(Default::default()),
+        ..Default::default()
+    };
+    hasher.update(b"data");
+    let good = hasher.finalize().checksum_crc32.unwrap();
+    let hash = airlock_sigv4::sha256_hex(b"data");
+    let req = h.signed_with(
+        &c,
+        "PUT",
+        "/artifacts/c.bin",
+        &hash,
+        &[("x-amz-checksum-crc32", "AAAAAA==")],
+    );
+    let r = h.send(&req, b"data").await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (400, "BadDigest"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(h.call(&c, "GET", "/artifacts/c.bin", b"").await.status, 404);
+    let req = h.signed_with(
+        &c,
+        "PUT",
+        "/artifacts/c.bin",
+        &hash,
+        &[("x-amz-checksum-crc32", &good)],
+    );
+    let r = h.send(&req, b"data").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+}

@@ -69,6 +69,37 @@ impl Harness {
     }
 
     pub async fn start_with(tweak: impl FnOnce(ArtifactConfig) -> ArtifactConfig) -> Harness {
+        Self::start_inner(tweak, None).await
+    }
+
+    /// Served over TLS with a fresh self-signed certificate for 127.0.0.1; returns the
+    /// harness and the certificate's PEM (the client's trust anchor).
+    pub async fn start_tls() -> (Harness, String) {
+        let ck = rcgen::generate_simple_self_signed(vec![
+            "127.0.0.1".to_owned(),
+            "localhost".to_owned(),
+        ])
+        .unwrap();
+        let pem = ck.cert.pem();
+        let key =
+            rustls::pki_types::PrivateKeyDer::try_from(ck.signing_key.serialize_der()).unwrap();
+        let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![ck.cert.der().clone()], key)
+        .unwrap();
+        let h =
+            Self::start_inner(|c| c, Some(tokio_rustls::TlsAcceptor::from(Arc::new(cfg)))).await;
+        (h, pem)
+    }
+
+    async fn start_inner(
+        tweak: impl FnOnce(ArtifactConfig) -> ArtifactConfig,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+    ) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("artifacts");
         let minter = Arc::new(CredentialMinter::new([42; 32]));
@@ -103,10 +134,19 @@ impl Harness {
                     continue;
                 };
                 let svc = served.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .await;
+                    let http = hyper::server::conn::http1::Builder::new();
+                    match tls {
+                        None => {
+                            let _ = http.serve_connection(TokioIo::new(stream), svc).await;
+                        }
+                        Some(acceptor) => {
+                            if let Ok(s) = acceptor.accept(stream).await {
+                                let _ = http.serve_connection(TokioIo::new(s), svc).await;
+                            }
+                        }
+                    }
                 });
             }
         });
