@@ -573,6 +573,36 @@ impl FsStore {
         Ok(meta)
     }
 
+    /// The parts uploaded so far, `(part number, metadata)`, ascending.
+    pub async fn list_parts(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<Vec<(i32, ObjectMeta)>, StoreError> {
+        let (_, udir, _) = self.upload_info(bucket, key, upload_id).await?;
+        let mut rd = fs::read_dir(&udir).await?;
+        let mut out = Vec::new();
+        while let Some(e) = rd.next_entry().await? {
+            let name = e.file_name();
+            let Some(n) = name
+                .to_str()
+                .and_then(|n| n.strip_prefix("part-"))
+                .and_then(|n| n.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            let Ok(mut f) = File::open(e.path()).await else {
+                continue;
+            };
+            if let Ok(meta) = read_trailer(&mut f).await {
+                out.push((n, meta));
+            }
+        }
+        out.sort_by_key(|(n, _)| *n);
+        Ok(out)
+    }
+
     /// Abandons a multipart upload and its parts.
     pub async fn abort_multipart(
         &self,

@@ -4,7 +4,7 @@
 //! mounts on its own endpoint. It speaks path-style S3 — CreateBucket, HeadBucket,
 //! ListBuckets, PutObject, GetObject (with Range), HeadObject, DeleteObject, ListObjectsV2
 //! (prefix, delimiter, continuation) and multipart upload (Create, UploadPart, Complete,
-//! Abort) — through [`s3s`] 0.14.1, over a filesystem backend.
+//! Abort, ListParts) — through [`s3s`] 0.14.1, over a filesystem backend.
 //!
 //! # Authentication and authorization
 //!

@@ -401,6 +401,50 @@ impl S3 for Backend {
         }))
     }
 
+    async fn list_parts(
+        &self,
+        req: S3Request<ListPartsInput>,
+    ) -> S3Result<S3Response<ListPartsOutput>> {
+        let input = req.input;
+        let all = self
+            .store
+            .list_parts(&input.bucket, &input.key, &input.upload_id)
+            .await?;
+        let marker = input.part_number_marker.unwrap_or(0);
+        let max = input
+            .max_parts
+            .map_or(MAX_KEYS, |m| usize::try_from(m).unwrap_or(0).min(MAX_KEYS));
+        let after: Vec<_> = all.into_iter().filter(|(n, _)| *n > marker).collect();
+        let truncated = after.len() > max;
+        let page: Vec<_> = after.into_iter().take(max).collect();
+        let next = if truncated {
+            page.last().map(|(n, _)| *n)
+        } else {
+            None
+        };
+        let parts = page
+            .iter()
+            .map(|(n, m)| Part {
+                part_number: Some(*n),
+                e_tag: Some(etag(m)),
+                size: Some(size_i64(m.size)),
+                last_modified: Some(Timestamp::from(m.modified())),
+                ..Default::default()
+            })
+            .collect();
+        Ok(S3Response::new(ListPartsOutput {
+            bucket: Some(input.bucket),
+            key: Some(input.key),
+            upload_id: Some(input.upload_id),
+            part_number_marker: input.part_number_marker,
+            next_part_number_marker: next,
+            max_parts: Some(i32::try_from(max).unwrap_or(1000)),
+            is_truncated: Some(truncated),
+            parts: Some(parts),
+            ..Default::default()
+        }))
+    }
+
     async fn abort_multipart_upload(
         &self,
         req: S3Request<AbortMultipartUploadInput>,

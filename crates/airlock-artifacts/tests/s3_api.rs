@@ -178,6 +178,16 @@ async fn multipart_upload() {
         assert_eq!(r.status, 200, "{}", r.text());
         etags.push(r.header("etag"));
     }
+    let r = h
+        .call(&c, "GET", &format!("/artifacts/big.bin?uploadId={id}"), b"")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(
+        r.text().contains("<PartNumber>2</PartNumber>"),
+        "{}",
+        r.text()
+    );
+    assert!(r.text().contains(&etags[0]), "{}", r.text());
     // Not visible before completion.
     assert_eq!(
         h.call(&c, "GET", "/artifacts/big.bin", b"").await.status,

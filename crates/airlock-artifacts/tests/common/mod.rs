@@ -20,7 +20,8 @@ pub const POLICY: &str = r#"{
   "Version": "2012-10-17",
   "Statement": [
     {"Effect": "Allow", "Action": ["s3:CreateBucket", "s3:ListBucket", "s3:ListAllMyBuckets"], "Resource": "*"},
-    {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+    {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload",
+                "s3:ListMultipartUploadParts"],
      "Resource": ["arn:aws:s3:::artifacts/*"]},
     {"Effect": "Deny", "Action": "s3:*", "Resource": "arn:aws:s3:::artifacts/secret/*"},
     {"Effect": "Deny", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::artifacts",
