@@ -146,3 +146,98 @@ async fn run_script(h: &Harness, endpoint: &str, ca_pem: Option<&str>) -> String
     );
     stdout
 }
+
+/// The AWS CLI itself (`aws s3 cp`, which multiparts above 8 MiB), when it is installed
+/// (`python3 -m pip install --quiet awscli`); boto3 above covers the same library.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_cli_copies_an_artifact_up_and_down() {
+    let has_cli = tokio::task::spawn_blocking(|| {
+        Command::new("aws")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
+    .await
+    .unwrap();
+    if !has_cli {
+        eprintln!("aws CLI not installed; skipping (boto3 tests cover the client library)");
+        return;
+    }
+    let h = Harness::start().await;
+    let c = h.creds("robot-1");
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("cli.bin");
+    let data: Vec<u8> = (0..(20 * 1024 * 1024u32))
+        .map(|i| (i % 253) as u8)
+        .collect();
+    std::fs::write(&src, &data).unwrap();
+    let config = work.path().join("config");
+    std::fs::write(
+        &config,
+        "[default]\nregion = us-east-1\ns3 =\n    addressing_style = path\n",
+    )
+    .unwrap();
+    let endpoint = format!("http://{}", h.addr);
+    let dst = work.path().join("back.bin");
+    let run = |args: Vec<String>| {
+        let c = c.clone();
+        let config = config.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                Command::new("aws")
+                    .args(&args)
+                    .env("AWS_CONFIG_FILE", &config)
+                    .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+                    .env_remove("AWS_PROFILE")
+                    .env("AWS_ACCESS_KEY_ID", &c.access_key_id)
+                    .env("AWS_SECRET_ACCESS_KEY", &c.secret_access_key)
+                    .env(
+                        "AWS_SESSION_TOKEN",
+                        c.session_token.as_deref().unwrap_or(""),
+                    )
+                    .output()
+                    .unwrap()
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let s = |x: &str| x.to_owned();
+    for args in [
+        vec![
+            s("--endpoint-url"),
+            endpoint.clone(),
+            s("s3"),
+            s("mb"),
+            s("s3://artifacts"),
+        ],
+        vec![
+            s("--endpoint-url"),
+            endpoint.clone(),
+            s("s3"),
+            s("cp"),
+            src.display().to_string(),
+            s("s3://artifacts/cli/artifact.bin"),
+        ],
+        vec![
+            s("--endpoint-url"),
+            endpoint.clone(),
+            s("s3"),
+            s("cp"),
+            s("s3://artifacts/cli/artifact.bin"),
+            dst.display().to_string(),
+        ],
+    ] {
+        let out = run(args.clone()).await;
+        assert!(
+            out.status.success(),
+            "aws {args:?}:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(
+        std::fs::read(&dst).unwrap() == data,
+        "downloaded content differs"
+    );
+}
