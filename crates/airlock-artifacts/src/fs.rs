@@ -603,6 +603,26 @@ impl FsStore {
         Ok(out)
     }
 
+    /// Removes multipart uploads untouched (no part uploaded) since before `cutoff`, in every
+    /// bucket; returns how many. S3 leaves this to lifecycle rules; without it an abandoned
+    /// upload holds its parts' disk space forever.
+    pub async fn sweep_uploads(&self, cutoff: SystemTime) -> Result<usize, StoreError> {
+        let mut removed = 0;
+        for (bucket, _) in self.list_buckets().await? {
+            let Ok(mut rd) = fs::read_dir(self.root.join(&bucket).join("uploads")).await else {
+                continue;
+            };
+            while let Some(e) = rd.next_entry().await? {
+                let touched = e.metadata().await.ok().and_then(|m| m.modified().ok());
+                if touched.is_some_and(|t| t < cutoff) && fs::remove_dir_all(e.path()).await.is_ok()
+                {
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
+    }
+
     /// Abandons a multipart upload and its parts.
     pub async fn abort_multipart(
         &self,

@@ -119,6 +119,7 @@ pub struct ArtifactService {
 struct Inner {
     auth: auth::Authenticator,
     s3: S3Service,
+    store: fs::FsStore,
 }
 
 impl std::fmt::Debug for ArtifactService {
@@ -148,7 +149,9 @@ impl ArtifactService {
     ) -> Result<ArtifactService, StoreError> {
         let store =
             fs::FsStore::open(config.root, config.max_object_size.min(S3_MAX_OBJECT_SIZE)).await?;
-        let mut builder = S3ServiceBuilder::new(s3::Backend { store });
+        let mut builder = S3ServiceBuilder::new(s3::Backend {
+            store: store.clone(),
+        });
         builder.set_auth(auth::TaskSecret);
         builder.set_access(auth::RoleAccess);
         Ok(ArtifactService {
@@ -160,8 +163,22 @@ impl ArtifactService {
                     clock,
                 },
                 s3: builder.build(),
+                store,
             }),
         })
+    }
+
+    /// Deletes multipart uploads to which no part was uploaded for `max_age`; returns how
+    /// many. The server should call this periodically (e.g. hourly with 7 days, S3's usual
+    /// lifecycle setting).
+    pub async fn sweep_abandoned_uploads(
+        &self,
+        max_age: std::time::Duration,
+    ) -> Result<usize, StoreError> {
+        let cutoff = SystemTime::now()
+            .checked_sub(max_age)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        self.inner.store.sweep_uploads(cutoff).await
     }
 
     /// Serves one request. Never fails: every refusal is an S3 XML error response.

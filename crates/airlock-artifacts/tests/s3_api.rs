@@ -619,3 +619,32 @@ async fn additional_checksums_are_verified() {
     let r = h.send(&req, b"data").await;
     assert_eq!(r.status, 200, "{}", r.text());
 }
+
+#[tokio::test]
+async fn abandoned_uploads_are_swept() {
+    let (h, c) = with_bucket().await;
+    let r = h.call(&c, "POST", "/artifacts/left.bin?uploads", b"").await;
+    let t = r.text();
+    let id = t
+        .split_once("<UploadId>")
+        .unwrap()
+        .1
+        .split_once("</UploadId>")
+        .unwrap()
+        .0
+        .to_owned();
+    let part = format!("/artifacts/left.bin?partNumber=1&uploadId={id}");
+    assert_eq!(h.call(&c, "PUT", &part, b"x").await.status, 200);
+    let hour = Duration::from_secs(3600);
+    assert_eq!(h.service.sweep_abandoned_uploads(hour).await.unwrap(), 0);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(
+        h.service
+            .sweep_abandoned_uploads(Duration::ZERO)
+            .await
+            .unwrap(),
+        1
+    );
+    let r = h.call(&c, "PUT", &part, b"x").await;
+    assert_eq!((r.status, r.code().as_str()), (404, "NoSuchUpload"));
+}
