@@ -14,6 +14,7 @@ mod admin_http;
 pub mod bootstrap;
 pub mod client_auth;
 pub mod config;
+mod credentials;
 mod listener;
 mod metrics_http;
 mod proxied;

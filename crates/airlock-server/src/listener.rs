@@ -25,6 +25,9 @@ pub struct Endpoint {
     pub broker: Broker,
     /// With PROXY protocol on: the peers allowed to send it (and to connect at all).
     pub proxy_trusted: Option<Vec<Cidr>>,
+    /// For `protocol = "https"` endpoints: the HTTP router verified connections go to
+    /// instead of the broker.
+    pub https: Option<axum::Router>,
 }
 
 pub async fn accept_loop(ep: Endpoint, mut shutdown: watch::Receiver<bool>) {
@@ -152,5 +155,9 @@ async fn serve(ep: &Endpoint, mut tcp: TcpStream, peer: SocketAddr) {
         principal,
         source_vpce,
     };
+    if let Some(app) = &ep.https {
+        crate::credentials::serve(app, stream, ctx).await;
+        return;
+    }
     ep.broker.serve(stream, ctx).await;
 }

@@ -17,9 +17,9 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::bootstrap::{self, BootstrapError, DataDir};
 use crate::client_auth::{AutoRegistration, ClientVerifier};
-use crate::config::{Authentication, Config};
+use crate::config::{Authentication, Config, EndpointProtocol};
 use crate::listener::{Endpoint, accept_loop};
-use crate::{admin_http, metrics_http, tls};
+use crate::{admin_http, credentials, metrics_http, tls};
 
 /// Errors starting the server; each says what to do.
 #[derive(Debug, thiserror::Error)]
@@ -63,7 +63,7 @@ pub enum ServerError {
 pub struct BoundEndpoint {
     /// Endpoint id.
     pub id: String,
-    /// `mqtt` or `http`.
+    /// `mqtt`, `https` or `http`.
     pub protocol: &'static str,
     /// TLS on.
     pub tls: bool,
@@ -110,6 +110,8 @@ impl RunningServer {
 pub async fn start(cfg: Config, data_root: &Path) -> Result<RunningServer, ServerError> {
     let data = DataDir::new(data_root, cfg.pki.ca_key.as_deref());
     let material = bootstrap::prepare(&data, &cfg.server_names, cfg.key_algorithm.algorithm())?;
+    // Created on first start like the CA, so every credential consumer shares one key.
+    let credential_minter = Arc::new(bootstrap::credential_minter(&data)?);
     let store_path = data.root.join(&cfg.store.path);
     let store: Arc<dyn Store> = Arc::new(RedbStore::open(
         &store_path,
@@ -158,8 +160,24 @@ pub async fn start(cfg: Config, data_root: &Path) -> Result<RunningServer, Serve
         &provider,
         auto_registration_events(broker.clone(), cfg.identity.account_id.clone()),
     ));
-    let mutual = tls::server_config(&material, Some(devices), &tls::ALPN)?;
+    let mutual = tls::server_config(&material, Some(devices.clone()), &tls::ALPN)?;
     let server_only = tls::server_config(&material, None, &tls::ALPN)?;
+    // `https` endpoints: the same device trust, HTTP's ALPN names, and the credential
+    // provider's router (built only when such an endpoint exists).
+    let https_app = cfg
+        .endpoints
+        .iter()
+        .any(|e| e.protocol == EndpointProtocol::Https)
+        .then(|| -> Result<_, ServerError> {
+            let tls = tls::server_config(&material, Some(devices.clone()), &tls::HTTPS_ALPN)?;
+            let app = credentials::router(credentials::CredentialProvider {
+                registry: registry.clone(),
+                authorizer: authorizer.clone(),
+                minter: credential_minter.clone(),
+            });
+            Ok((tls, app))
+        })
+        .transpose()?;
     for e in &cfg.endpoints {
         let (listener, addr) = bind(&e.id, e.bind).await?;
         let require = e.authentication == Authentication::Certificate;
@@ -174,16 +192,20 @@ pub async fn start(cfg: Config, data_root: &Path) -> Result<RunningServer, Serve
         if !addr.ip().is_loopback() && addr.ip().is_unspecified() {
             tracing::warn!(endpoint = %e.id, %addr, "endpoint listens on every interface");
         }
+        let https = match (e.protocol, &https_app) {
+            (EndpointProtocol::Https, Some((tls, app))) => Some((tls.clone(), app.clone())),
+            _ => None,
+        };
         let tls = e.tls.then(|| {
-            TlsAcceptor::from(if require {
-                mutual.clone()
-            } else {
-                server_only.clone()
+            TlsAcceptor::from(match &https {
+                Some((tls, _)) => tls.clone(),
+                None if require => mutual.clone(),
+                None => server_only.clone(),
             })
         });
         endpoints.push(BoundEndpoint {
             id: e.id.clone(),
-            protocol: "mqtt",
+            protocol: if https.is_some() { "https" } else { "mqtt" },
             tls: e.tls,
             authentication: if require { "certificate" } else { "none" },
             address: addr.ip().to_string(),
@@ -199,6 +221,7 @@ pub async fn start(cfg: Config, data_root: &Path) -> Result<RunningServer, Serve
             handshake_timeout,
             broker: broker.clone(),
             proxy_trusted: e.proxy_protocol.then(|| e.proxy_trusted.clone()),
+            https: https.map(|(_, app)| app),
         };
         tasks.push(tokio::spawn(accept_loop(ep, shutdown_rx.clone())));
     }
