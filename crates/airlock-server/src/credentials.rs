@@ -20,6 +20,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
+/// How long a connection may take to send a request head, or stay idle between requests.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The header naming the thing the credentials are for (optional).
 const THING_NAME_HEADER: &str = "x-amzn-iot-thingname";
 
@@ -246,7 +249,12 @@ where
     let peer = ctx.peer;
     let service =
         hyper_util::service::TowerToHyperService::new(app.clone().layer(Extension(Arc::new(ctx))));
+    // A device asks about once an hour: a connection that sends no complete request head
+    // for this long (idle keep-alive included) is closed, so idle clients cannot hold the
+    // endpoint's connection permits.
     let conn = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(IDLE_TIMEOUT)
         .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
         .await;
     if let Err(e) = conn {
