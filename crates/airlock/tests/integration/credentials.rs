@@ -406,3 +406,42 @@ fn role_commands() {
     a.cli_ok(&["role", "delete", "artifact-reader"]);
     assert!(a.cli_ok(&["role", "list"]).contains("No roles yet"));
 }
+
+/// What the AWS clients offer in the handshake: the CRT credentials provider no ALPN at all,
+/// the Greengrass discovery client `x-amzn-http-ca` (research notes, section 10). Both are
+/// served.
+#[tokio::test]
+async fn aws_client_alpn_offers_are_served() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let (a, port) = start();
+    a.cli_ok(&[
+        "policy",
+        "create",
+        "creds",
+        "--document",
+        &write_doc(&a, "creds", CREDS_POLICY),
+    ]);
+    a.cli_ok(&["role", "create", "artifact-reader"]);
+    a.cli_ok(&[
+        "role-alias",
+        "create",
+        "artifacts",
+        "--role",
+        "artifact-reader",
+    ]);
+    let cam = a.device_with_policy("cam-1", Some("creds"));
+    for alpn in [&[][..], &[&b"x-amzn-http-ca"[..]][..]] {
+        let mut tls = crate::harness::raw_tls(port, Some(&cam), &cam.ca, alpn)
+            .await
+            .expect("handshake");
+        // As the CRT client sends it: Host without a port, the thing header, Accept.
+        tls.write_all(b"GET /role-aliases/artifacts/credentials HTTP/1.1\r\nHost: localhost\r\nAccept: */*\r\nUser-Agent: aws-sdk-crt/x509-credentials-provider\r\nx-amzn-iot-thingname: cam-1\r\nConnection: close\r\n\r\n")
+            .await
+            .expect("request");
+        let mut raw = String::new();
+        tls.read_to_string(&mut raw).await.expect("response");
+        assert!(raw.starts_with("HTTP/1.1 200"), "ALPN {alpn:?}: {raw}");
+        assert!(raw.contains("\"sessionToken\""), "{raw}");
+    }
+}
