@@ -188,7 +188,8 @@ impl From<RegistryError> for ApiError {
             | RegistryError::TooManyGroups { .. }
             | RegistryError::TooManyCasWithSubject { .. }
             | RegistryError::TooManyPolicies { .. }
-            | RegistryError::TooManyRoleAliases => X::LimitExceeded,
+            | RegistryError::TooManyRoleAliases
+            | RegistryError::RolePoliciesTooLarge { .. } => X::LimitExceeded,
             RegistryError::ThingTypeInUse { .. }
             | RegistryError::GroupHasChildren { .. }
             | RegistryError::ThingHasPrincipal { .. }
@@ -196,12 +197,14 @@ impl From<RegistryError> for ApiError {
             | RegistryError::PolicyStillAttached { .. }
             | RegistryError::CaInUse { .. }
             | RegistryError::DefaultVersionDelete { .. }
-            | RegistryError::PolicyHasVersions { .. } => X::DeleteConflict,
+            | RegistryError::PolicyHasVersions { .. }
+            | RegistryError::RoleHasPolicies { .. } => X::DeleteConflict,
             RegistryError::CertificateActive { .. }
             | RegistryError::CertificateRevoked { .. }
             | RegistryError::CaActive { .. } => X::CertificateState,
             RegistryError::TooManyPolicyVersions { .. } => X::VersionsLimitExceeded,
-            RegistryError::InvalidPolicyDocument { .. } => X::MalformedPolicy,
+            RegistryError::InvalidPolicyDocument { .. }
+            | RegistryError::InvalidRolePolicyDocument { .. } => X::MalformedPolicy,
             // A refusal added to the registry later: its message still says what to do, and
             // a refusal is the caller's to fix, so 400 is the safe default.
             _ => X::InvalidRequest,

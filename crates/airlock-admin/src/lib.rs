@@ -1,6 +1,7 @@
 //! Airlock's admin API: the AWS IoT control-plane operations (things, thing types and groups,
 //! certificates and CAs, policies and their attachments, TestAuthorization, role aliases,
-//! DescribeEndpoint) as an axum [`Router`], with AWS's paths, camelCase JSON field names,
+//! DescribeEndpoint) and the IAM-named role operations role aliases rely on (CreateRole,
+//! PutRolePolicy, ...) as an axum [`Router`], with AWS's paths, camelCase JSON field names,
 //! ARNs and REST-JSON errors (`x-amzn-ErrorType`), plus `GET /airlock/info` and
 //! `GET /openapi.json`. The router and the OpenAPI document are built from one operation
 //! table, so they cannot drift. This crate owns request parsing, the mapping of every
@@ -21,6 +22,7 @@ mod error;
 mod extract;
 mod misc;
 mod policies;
+mod roles;
 mod table;
 mod things;
 
@@ -91,9 +93,9 @@ pub struct AirlockInfo {
 pub struct EndpointInfo {
     /// The endpoint's id in the configuration (`"admin"` for this API).
     pub id: String,
-    /// `mqtt`, `mqtt-ws`, `https`, `credentials`, `admin`, ...; DescribeEndpoint answers
-    /// `iot:Data-ATS` with the first `mqtt` endpoint and `iot:CredentialProvider` with the
-    /// first `credentials` endpoint.
+    /// `mqtt`, `https`, `admin`, ...; DescribeEndpoint answers `iot:Data-ATS` with the first
+    /// `mqtt` endpoint and `iot:CredentialProvider` with the first `https` endpoint (the
+    /// credential provider).
     pub protocol: String,
     /// Host name or address clients connect to.
     pub address: String,
@@ -113,6 +115,8 @@ pub fn router(ctx: AdminContext) -> Router {
         .set_policy_validator(airlock_identity::policy_validator(
             ctx.authorizer.config().policy_limits,
         ));
+    ctx.registry
+        .set_role_policy_validator(roles::role_policy_validator());
     let mut router = Router::new();
     for op in table::operations() {
         router = router.route(op.path, op.handler);

@@ -113,7 +113,7 @@ pub(crate) async fn describe_endpoint(
         let endpoint_type = q.endpoint_type.as_deref().unwrap_or("iot:Data");
         let protocol = match endpoint_type {
             "iot:Data" | "iot:Data-ATS" => "mqtt",
-            "iot:CredentialProvider" => "credentials",
+            "iot:CredentialProvider" => "https",
             other => {
                 return Err(ApiError::invalid(format!(
                     "endpointType \"{other}\" is not one Airlock serves: use iot:Data-ATS, iot:Data or iot:CredentialProvider"

@@ -38,7 +38,7 @@ pub(crate) enum Document {
 }
 
 impl Document {
-    fn into_text(self) -> String {
+    pub(crate) fn into_text(self) -> String {
         match self {
             Document::Text(s) => s,
             Document::Object(o) => Value::Object(o).to_string(),

@@ -5,7 +5,7 @@ use axum::handler::Handler;
 use axum::routing::{MethodFilter, MethodRouter, on};
 use serde_json::{Map, Value, json};
 
-use crate::{Ctx, authz, certs, misc, policies, things};
+use crate::{Ctx, authz, certs, misc, policies, roles, things};
 
 /// HTTP methods the table uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -536,6 +536,71 @@ pub(crate) fn operations() -> Vec<Operation> {
             "Delete a role alias",
             &[],
             misc::delete_role_alias,
+        ),
+        // IAM-style roles that role aliases point at (IAM's operation names).
+        op(
+            "CreateRole",
+            Post,
+            "/iam/roles/{roleName}",
+            "Create a role (maxSessionDuration 3600–43200, default 3600)",
+            &[],
+            roles::create_role,
+        ),
+        op(
+            "GetRole",
+            Get,
+            "/iam/roles/{roleName}",
+            "Describe a role",
+            &[],
+            roles::get_role,
+        ),
+        op(
+            "ListRoles",
+            Get,
+            "/iam/roles",
+            "List roles",
+            &[],
+            roles::list_roles,
+        ),
+        op(
+            "DeleteRole",
+            Delete,
+            "/iam/roles/{roleName}",
+            "Delete a role without inline policies",
+            &[],
+            roles::delete_role,
+        ),
+        op(
+            "PutRolePolicy",
+            Put,
+            "/iam/roles/{roleName}/policies/{policyName}",
+            "Add or replace a role's inline permissions policy",
+            &[],
+            roles::put_role_policy,
+        ),
+        op(
+            "GetRolePolicy",
+            Get,
+            "/iam/roles/{roleName}/policies/{policyName}",
+            "Get a role's inline permissions policy",
+            &[],
+            roles::get_role_policy,
+        ),
+        op(
+            "DeleteRolePolicy",
+            Delete,
+            "/iam/roles/{roleName}/policies/{policyName}",
+            "Delete a role's inline permissions policy",
+            &[],
+            roles::delete_role_policy,
+        ),
+        op(
+            "ListRolePolicies",
+            Get,
+            "/iam/roles/{roleName}/policies",
+            "List a role's inline policy names",
+            &[],
+            roles::list_role_policies,
         ),
         // Endpoints and Airlock's own.
         op(

@@ -734,6 +734,68 @@ fn role_alias_crud() {
 }
 
 #[test]
+fn iam_roles_and_inline_policies() {
+    let api = Api::start();
+    let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::artifacts/${credentials-iot:ThingName}/*"}]}"#;
+    let r = api
+        .post(
+            "/iam/roles/artifact-reader",
+            &json!({"maxSessionDuration": 7200}),
+        )
+        .ok();
+    let arn = format!("arn:aws:iam::{ACCOUNT}:role/artifact-reader");
+    assert_eq!(r["role"]["roleArn"], arn.as_str());
+    assert_eq!(r["role"]["maxSessionDuration"], 7200);
+    api.post("/iam/roles/artifact-reader", &json!({}))
+        .err(409, "ResourceAlreadyExistsException");
+    api.post("/iam/roles/short", &json!({"maxSessionDuration": 900}))
+        .err(400, "InvalidRequestException");
+    api.post(&format!("/iam/roles/{}", "r".repeat(65)), &json!({}))
+        .err(400, "InvalidRequestException");
+    assert_eq!(
+        api.get("/iam/roles/artifact-reader").ok()["role"]["roleArn"],
+        arn.as_str()
+    );
+    assert_eq!(
+        api.get("/iam/roles").ok()["roles"][0]["roleName"],
+        "artifact-reader"
+    );
+    api.get("/iam/roles/ghost")
+        .err(404, "ResourceNotFoundException");
+
+    // Documents go through airlock-credentials' parser; its refusal names the element.
+    let msg = api
+        .put(
+            "/iam/roles/artifact-reader/policies/bad",
+            &json!({"policyDocument": r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject"}]}"#}),
+        )
+        .err(400, "MalformedPolicyException");
+    assert!(msg.contains("Resource"), "{msg}");
+    api.put(
+        "/iam/roles/artifact-reader/policies/read",
+        &json!({"policyDocument": doc}),
+    )
+    .ok();
+    assert_eq!(
+        api.get("/iam/roles/artifact-reader/policies").ok()["policyNames"],
+        json!(["read"])
+    );
+    assert_eq!(
+        api.get("/iam/roles/artifact-reader/policies/read").ok()["policyDocument"],
+        doc
+    );
+    api.delete("/iam/roles/artifact-reader")
+        .err(409, "DeleteConflictException");
+    api.delete("/iam/roles/artifact-reader/policies/read").ok();
+    api.get("/iam/roles/artifact-reader/policies/read")
+        .err(404, "ResourceNotFoundException");
+    api.delete("/iam/roles/artifact-reader").ok();
+    assert!(api.events().contains(&Event::RoleDeleted {
+        role_name: "artifact-reader".into()
+    }));
+}
+
+#[test]
 fn thing_types() {
     let api = Api::start();
     let t = api

@@ -167,6 +167,43 @@ impl PolicyAuthorizer {
         answer
     }
 
+    /// The credential provider's question (`GET /role-aliases/{alias}/credentials`): may the
+    /// connection's certificate assume the role behind `role_alias`, that is, do its policies
+    /// allow `iot:AssumeRoleWithCertificate` on `rolealias/{role_alias}`?
+    ///
+    /// Prepared as every other action (certificate ACTIVE, its policies, its thing's group
+    /// policies), except that there is no client id: `iot:ClientId` is absent, and the thing
+    /// whose `iot:Connection.Thing.*` variables (and group policies) apply is `thing_name`,
+    /// the request's `x-amzn-iot-thingname`, which the caller has already checked is attached
+    /// to the certificate. Without it no thing applies. Not cached (a device asks about once
+    /// an hour); a refusal is logged and counted as every other.
+    pub fn assume_role_with_certificate(
+        &self,
+        ctx: &ConnectionContext,
+        thing_name: Option<&str>,
+        role_alias: &str,
+    ) -> Result<StatementRef, Denial> {
+        let action = Action::AssumeRoleWithCertificate;
+        let resource = format!("rolealias/{role_alias}");
+        // The registry's thing lookups take the thing from the client id; the header's thing
+        // stands in for it, and the client id is removed from the context afterwards.
+        let who = who(ctx, thing_name.unwrap_or(""));
+        let result = {
+            let reg = self.registry.read();
+            self.preparer
+                .prepare(&reg, None, &who, None)
+                .and_then(|mut p| {
+                    p.ctx.client_id = None;
+                    if thing_name.is_none() {
+                        p.ctx.thing = None;
+                    }
+                    decide(&self.engine, &p, action, &resource)
+                })
+        };
+        self.log(ctx, "", action, &resource, &result);
+        result
+    }
+
     /// Turns a result into the broker's answer, logging and counting a refusal.
     fn answer(
         &self,
@@ -176,6 +213,25 @@ impl PolicyAuthorizer {
         resource: &str,
         result: Result<StatementRef, Denial>,
     ) -> Authorization {
+        self.log(ctx, client_id, action, resource, &result);
+        match result {
+            Ok(_) => Authorization::Allow,
+            Err(d) => Authorization::Deny {
+                reason: d.to_string(),
+            },
+        }
+    }
+
+    /// Logs a decision (a refusal at info, with the statement that decided) and counts a
+    /// refusal.
+    fn log(
+        &self,
+        ctx: &ConnectionContext,
+        client_id: &str,
+        action: Action,
+        resource: &str,
+        result: &Result<StatementRef, Denial>,
+    ) {
         match result {
             Ok(s) => {
                 tracing::debug!(
@@ -189,7 +245,6 @@ impl PolicyAuthorizer {
                     sid = s.sid.as_deref().unwrap_or(""),
                     "authorized"
                 );
-                Authorization::Allow
             }
             Err(d) => {
                 let action = d.action().unwrap_or(action);
@@ -208,9 +263,6 @@ impl PolicyAuthorizer {
                     "not authorized: {d}"
                 );
                 metrics::counter!(m::DENIED, "action" => action.name()).increment(1);
-                Authorization::Deny {
-                    reason: d.to_string(),
-                }
             }
         }
     }

@@ -297,3 +297,49 @@ async fn test_authorization_uses_source_ip_and_status() {
         Err(TestError::ThingWithSeveralCertificates { .. })
     ));
 }
+
+#[tokio::test]
+async fn assume_role_with_certificate_uses_the_header_thing_and_no_client_id() {
+    let env = Env::new(IdentityConfig::default());
+    let d = env.device("cam-1", CertificateStatus::Active);
+    env.thing_for("cam-1", &d);
+    // Thing-scoped alias names, and a condition on the client id that must not match
+    // (there is no client id on the credential provider).
+    env.policy_for(
+        "creds",
+        &doc(&[
+            allow(
+                r#""iot:AssumeRoleWithCertificate""#,
+                &["rolealias/${iot:Connection.Thing.ThingName}-alias"],
+            ),
+            statement(
+                "Allow",
+                r#""iot:AssumeRoleWithCertificate""#,
+                &["rolealias/by-client"],
+                r#"{"StringLike":{"iot:ClientId":"*"}}"#,
+            ),
+        ]),
+        &d,
+    );
+    let c = ctx(&d, "https");
+    let allowed = env
+        .authorizer
+        .assume_role_with_certificate(&c, Some("cam-1"), "cam-1-alias")
+        .expect("the header's thing fills the thing variables");
+    assert_eq!(allowed.policy, "creds");
+    // Without the header no thing applies, so the variable does not resolve.
+    assert!(matches!(
+        env.authorizer
+            .assume_role_with_certificate(&c, None, "cam-1-alias"),
+        Err(Denial::NoMatchingAllow { .. })
+    ));
+    // iot:ClientId is absent, so a positive condition on it is false.
+    let denied = env
+        .authorizer
+        .assume_role_with_certificate(&c, Some("cam-1"), "by-client")
+        .unwrap_err();
+    assert_eq!(
+        denied.to_string(),
+        r#"iot:AssumeRoleWithCertificate on rolealias/by-client is not allowed by any policy in force (policies in force: creds)"#
+    );
+}

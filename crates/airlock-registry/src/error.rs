@@ -23,6 +23,10 @@ pub enum ResourceKind {
     Policy,
     /// A role alias.
     RoleAlias,
+    /// An IAM-style role.
+    Role,
+    /// An inline policy of a role.
+    RolePolicy,
 }
 
 impl ResourceKind {
@@ -35,6 +39,8 @@ impl ResourceKind {
             ResourceKind::CaCertificate => "CA certificate",
             ResourceKind::Policy => "policy",
             ResourceKind::RoleAlias => "role alias",
+            ResourceKind::Role => "role",
+            ResourceKind::RolePolicy => "role policy",
         }
     }
 
@@ -47,6 +53,8 @@ impl ResourceKind {
             ResourceKind::CaCertificate => "ListCACertificates",
             ResourceKind::Policy => "ListPolicies",
             ResourceKind::RoleAlias => "ListRoleAliases",
+            ResourceKind::Role => "ListRoles",
+            ResourceKind::RolePolicy => "ListRolePolicies",
         }
     }
 }
@@ -441,6 +449,36 @@ pub enum RegistryError {
     /// The registry already has 100 role aliases.
     #[error("the registry already has 100 role aliases, the most allowed; delete one first")]
     TooManyRoleAliases,
+    /// The role policy validator refused a role's permissions document.
+    #[error("policy \"{policy}\" of role \"{role}\" is invalid: {reason}")]
+    InvalidRolePolicyDocument {
+        /// The role.
+        role: String,
+        /// The inline policy.
+        policy: String,
+        /// What the validator said.
+        reason: String,
+    },
+    /// IAM refuses to delete a role that still has inline policies.
+    #[error(
+        "cannot delete role \"{role}\": it still has inline policy \"{policy}\"; delete its policies with DeleteRolePolicy first"
+    )]
+    RoleHasPolicies {
+        /// The role.
+        role: String,
+        /// One of its policies.
+        policy: String,
+    },
+    /// IAM's 10,240-character limit on all of one role's inline policies together.
+    #[error(
+        "role \"{role}\"'s inline policies would total {chars} characters (whitespace excluded), over IAM's 10240; shorten or delete one"
+    )]
+    RolePoliciesTooLarge {
+        /// The role.
+        role: String,
+        /// Their total size.
+        chars: usize,
+    },
 }
 
 /// Why a [`crate::RegistryStore`] operation failed.

@@ -193,4 +193,28 @@ pub enum Event {
         /// The alias.
         role_alias: String,
     },
+    /// IAM CreateRole.
+    RoleCreated {
+        /// The role.
+        role_name: String,
+    },
+    /// IAM DeleteRole.
+    RoleDeleted {
+        /// The role.
+        role_name: String,
+    },
+    /// IAM PutRolePolicy (created or replaced).
+    RolePolicyPut {
+        /// The role.
+        role_name: String,
+        /// The inline policy.
+        policy_name: String,
+    },
+    /// IAM DeleteRolePolicy.
+    RolePolicyDeleted {
+        /// The role.
+        role_name: String,
+        /// The inline policy.
+        policy_name: String,
+    },
 }

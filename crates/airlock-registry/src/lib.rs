@@ -1,6 +1,7 @@
 //! The Airlock registry: things, thing types, static thing groups, device and CA
 //! certificates, policies with their versions and attachments, certificate ↔ thing
-//! attachments and role aliases, with AWS IoT's names, limits and rules.
+//! attachments and role aliases, with AWS IoT's names, limits and rules; and the IAM-style
+//! roles (with inline permissions policies) that role aliases point at, with IAM's rules.
 //!
 //! This crate owns the registry model ([`Registry`], pure and in memory) and its persistence
 //! ([`RegistryStore`], one redb file). It knows nothing of MQTT, TLS or HTTP: the admin API
@@ -43,7 +44,7 @@ pub use event::Event;
 pub use model::{
     AttributePayload, Attributes, AutoRegistrationStatus, CaCertificate, CaStatus, Certificate,
     CertificateMode, CertificateStatus, EffectivePolicy, Policy, PolicyTarget, PolicyVersion,
-    PolicyVersionId, RegistrationConfig, RoleAlias, Thing, ThingGroup, ThingGroupProperties,
+    PolicyVersionId, RegistrationConfig, Role, RoleAlias, Thing, ThingGroup, ThingGroupProperties,
     ThingPrincipalType, ThingType, ThingTypeChange, ThingTypeMetadata, ThingTypeProperties,
     ThingUpdate, ThingView, UnixSeconds,
 };

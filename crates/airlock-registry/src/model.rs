@@ -454,6 +454,25 @@ pub struct RoleAlias {
     pub last_modified_date: UnixSeconds,
 }
 
+/// An IAM-style role the credential provider assumes (IAM GetRole), with its inline
+/// permissions policies (IAM PutRolePolicy). Airlock keeps roles itself: there is no IAM in
+/// the private network, and the artifact store checks requests against these documents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Role {
+    /// The role's name: 1–64 of `[a-zA-Z0-9+=,.@_-]`, unique ignoring case (as IAM).
+    pub role_name: String,
+    /// `arn:aws:iam::{account}:role/{name}`.
+    pub role_arn: String,
+    /// Longest credential lifetime a role alias may ask for, 3600–43200 s.
+    pub max_session_duration: u32,
+    /// When it was created.
+    pub create_date: UnixSeconds,
+    /// Inline permissions policies: name → document text, stored exactly as given.
+    #[serde(default)]
+    pub role_policies: BTreeMap<String, String>,
+}
+
 /// The thing a connection acts as, for the `iot:Connection.Thing.*` policy variables.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

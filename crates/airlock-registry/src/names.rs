@@ -32,6 +32,15 @@ pub const MIN_CREDENTIAL_DURATION: u32 = 900;
 pub const MAX_CREDENTIAL_DURATION: u32 = 43_200;
 /// Credential lifetime of a role alias created without one (1 hour).
 pub const DEFAULT_CREDENTIAL_DURATION: u32 = 3_600;
+/// Longest IAM role name; with it every role ARN stays within airlock-credentials'
+/// `MAX_ROLE_ARN_LEN` (256 bytes).
+pub const MAX_ROLE_NAME_LEN: usize = 64;
+/// Shortest MaxSessionDuration of a role (IAM: 1 hour).
+pub const MIN_MAX_SESSION_DURATION: u32 = 3_600;
+/// Longest MaxSessionDuration of a role (IAM: 12 hours).
+pub const MAX_MAX_SESSION_DURATION: u32 = 43_200;
+/// IAM's limit on all of one role's inline policies together, whitespace excluded.
+pub const MAX_ROLE_POLICIES_CHARS: usize = 10_240;
 /// Registered CAs with the same subject.
 pub const MAX_CAS_PER_SUBJECT: usize = 10;
 
@@ -53,6 +62,27 @@ pub(crate) fn check_policy_name(name: &str) -> Result<(), RegistryError> {
 pub(crate) fn check_role_alias_name(name: &str) -> Result<(), RegistryError> {
     check("role alias", name, "a-z A-Z 0-9 _ = , @ -", |c| {
         c.is_ascii_alphanumeric() || matches!(c, '_' | '=' | ',' | '@' | '-')
+    })
+}
+
+/// IAM role names: 1–64 of `[\w+=,.@-]`.
+pub(crate) fn check_role_name(name: &str) -> Result<(), RegistryError> {
+    let ok =
+        |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '+' | '=' | ',' | '.' | '@' | '-');
+    if name.is_empty() || name.len() > MAX_ROLE_NAME_LEN || !name.chars().all(ok) {
+        return Err(RegistryError::InvalidValue {
+            field: "roleName",
+            value: name.to_string(),
+            expected: "1–64 characters of a-z A-Z 0-9 _ + = , . @ -",
+        });
+    }
+    Ok(())
+}
+
+/// IAM inline policy names: 1–128 of `[\w+=,.@-]`.
+pub(crate) fn check_role_policy_name(name: &str) -> Result<(), RegistryError> {
+    check("role policy", name, "a-z A-Z 0-9 _ + = , . @ -", |c| {
+        c.is_ascii_alphanumeric() || matches!(c, '_' | '+' | '=' | ',' | '.' | '@' | '-')
     })
 }
 

@@ -113,6 +113,14 @@ impl RegistryStore {
             .set_policy_validator(validator);
     }
 
+    /// See [`Registry::set_role_policy_validator`].
+    pub fn set_role_policy_validator(&self, validator: PolicyValidator) {
+        self.registry
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .set_role_policy_validator(validator);
+    }
+
     /// Runs `change` on the registry and persists what it changed, in one transaction.
     ///
     /// `change` may make several mutations (e.g. create a thing, register its certificate and
@@ -299,6 +307,10 @@ mirror! {
     create_role_alias(alias: &str, role_arn: &str, credential_duration_seconds: Option<u32>) [now];
     update_role_alias(alias: &str, role_arn: Option<&str>, credential_duration_seconds: Option<u32>) [now];
     delete_role_alias(alias: &str);
+    create_role(name: &str, account_id: &str, max_session_duration: Option<u32>) [now];
+    delete_role(name: &str);
+    put_role_policy(role: &str, policy_name: &str, document: &str);
+    delete_role_policy(role: &str, policy_name: &str);
 }
 
 #[cfg(test)]

@@ -9,6 +9,8 @@
 //! DATA/store.redb             sessions, queued and retained messages
 //! DATA/registry.redb          things, certificates, CAs, policies, role aliases (0600)
 //! DATA/endpoints.json         every listener with its real address and port
+//! DATA/credentials.key        32 random bytes, 0600: the credential provider's key
+//! DATA/credentials.previous.key  optional: the key before a rotation, verify-only
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -96,6 +98,66 @@ impl DataDir {
     pub fn endpoints(&self) -> PathBuf {
         self.root.join("endpoints.json")
     }
+
+    /// `DATA/credentials.key`: 32 random bytes (0600) that mint and verify the credential
+    /// provider's temporary credentials.
+    pub fn credentials_key(&self) -> PathBuf {
+        self.root.join("credentials.key")
+    }
+
+    /// `DATA/credentials.previous.key`: after a rotation, the old key, still accepted for
+    /// verification (never used to mint). Remove it 12 hours after rotating.
+    pub fn credentials_previous_key(&self) -> PathBuf {
+        self.root.join("credentials.previous.key")
+    }
+}
+
+/// The credential provider's minter: `DATA/credentials.key`, created (32 bytes from the
+/// operating system's random generator, 0600) on first start and reused after, plus
+/// `DATA/credentials.previous.key` as a verify-only key when present.
+pub fn credential_minter(
+    dir: &DataDir,
+) -> Result<airlock_credentials::CredentialMinter, BootstrapError> {
+    let path = dir.credentials_key();
+    if !path.exists() {
+        let key: [u8; 32] = ring::rand::generate(&ring::rand::SystemRandom::new())
+            .map(|k| k.expose())
+            .map_err(|_| BootstrapError::Io {
+                what: "cannot generate",
+                path: path.clone(),
+                source: std::io::Error::other("the operating system's random generator failed"),
+            })?;
+        files::write_secret(&path, &key).map_err(|source| BootstrapError::Io {
+            what: "cannot write",
+            path: path.clone(),
+            source,
+        })?;
+        tracing::info!(path = %path.display(), "created the credential provider's key");
+    }
+    let current = read_key(&path)?;
+    let previous_path = dir.credentials_previous_key();
+    let previous = if previous_path.exists() {
+        vec![read_key(&previous_path)?]
+    } else {
+        Vec::new()
+    };
+    Ok(airlock_credentials::CredentialMinter::new(current).with_previous_keys(previous))
+}
+
+fn read_key(path: &Path) -> Result<[u8; 32], BootstrapError> {
+    let bytes = std::fs::read(path).map_err(|source| BootstrapError::Io {
+        what: "cannot read",
+        path: path.to_path_buf(),
+        source,
+    })?;
+    <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| BootstrapError::Io {
+        what: "cannot use",
+        path: path.to_path_buf(),
+        source: std::io::Error::other(format!(
+            "it holds {} bytes, not 32 (restore it from a backup, or remove it to start over: every credential already issued then stops working)",
+            bytes.len()
+        )),
+    })
 }
 
 /// TLS material the server needs.
@@ -258,6 +320,13 @@ mod tests {
         assert!(!second.created);
         assert_eq!(first.ca_cert_pem, second.ca_cert_pem);
         assert_eq!(first.server_cert_pem, second.server_cert_pem);
+        let minter = credential_minter(&dir).unwrap();
+        let key = dir.credentials_key();
+        assert_eq!(std::fs::read(&key).unwrap().len(), 32);
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let again = credential_minter(&dir).unwrap();
+        assert_eq!(minter.key_id(), again.key_id(), "the key is reused");
         let third = prepare(
             &dir,
             &["broker.plant.local".into()],

@@ -177,6 +177,14 @@ impl Config {
                     e.id
                 )));
             }
+            if e.protocol == EndpointProtocol::Https
+                && (!e.tls || e.authentication != Authentication::Certificate)
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "endpoint {:?}: protocol = \"https\" needs tls = true and authentication = \"certificate\" (the credential provider identifies devices by their certificates)",
+                    e.id
+                )));
+            }
             if e.id == "admin" || e.id == "metrics" {
                 return Err(ConfigError::Invalid(format!(
                     "endpoint id {:?} is reserved; choose another",
@@ -265,6 +273,10 @@ pub enum EndpointProtocol {
     /// MQTT 3.1.1 and 5 (the version is read from each CONNECT).
     #[default]
     Mqtt,
+    /// HTTPS with mutual TLS and the same device certificate trust as MQTT: the credential
+    /// provider (`GET /role-aliases/{alias}/credentials`). Needs TLS and certificate
+    /// authentication.
+    Https,
 }
 
 /// How an endpoint authenticates clients.
@@ -521,6 +533,15 @@ mod tests {
         assert_eq!(e.authentication, Authentication::Certificate);
         assert!(e.bind.ip().is_loopback());
         assert_eq!(c.mqtt.max_payload_size, 128 * 1024);
+    }
+
+    #[test]
+    fn https_endpoints_need_tls_and_certificates() {
+        let base = "[[endpoint]]\nid = \"creds\"\nprotocol = \"https\"\n";
+        let c = Config::parse(base).unwrap();
+        assert_eq!(c.endpoints[0].protocol, EndpointProtocol::Https);
+        assert!(Config::parse(&format!("{base}tls = false\nauthentication = \"none\"")).is_err());
+        assert!(Config::parse(&format!("{base}authentication = \"none\"")).is_err());
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub struct PublishState {
 }
 
 /// `POST /topics/{*topic}`. Every request must carry the connection's
-/// [`ConnectionContext`] as an extension (the HTTPS server adds it per connection).
+/// `Arc<ConnectionContext>` as an extension (the HTTPS server adds it per connection).
 pub fn router(state: PublishState) -> Router {
     Router::new()
         .route("/topics/{*topic}", post(publish))
@@ -61,7 +61,7 @@ fn invalid(message: impl Into<String>) -> Response {
 
 async fn publish(
     State(state): State<PublishState>,
-    Extension(ctx): Extension<ConnectionContext>,
+    Extension(ctx): Extension<Arc<ConnectionContext>>,
     Path(topic): Path<String>,
     Query(q): Query<PublishQuery>,
     headers: HeaderMap,

@@ -14,6 +14,7 @@ mod admin_http;
 pub mod bootstrap;
 pub mod client_auth;
 pub mod config;
+mod credentials;
 pub mod https_publish;
 mod listener;
 mod metrics_http;

@@ -31,6 +31,9 @@ pub struct Endpoint {
     pub allow_sources: Vec<Cidr>,
     /// When a WebSocket upgrade comes between TLS and MQTT.
     pub websocket: WsMode,
+    /// For `protocol = "https"` endpoints: the HTTP router verified connections go to
+    /// instead of the broker.
+    pub https: Option<axum::Router>,
 }
 
 pub async fn accept_loop(ep: Endpoint, mut shutdown: watch::Receiver<bool>) {
@@ -164,6 +167,10 @@ async fn serve(ep: &Endpoint, mut tcp: TcpStream, peer: SocketAddr) {
         principal,
         source_vpce,
     };
+    if let Some(app) = &ep.https {
+        crate::credentials::serve(app, stream, ctx).await;
+        return;
+    }
     let websocket = ep.websocket.applies(stream.get_ref().1.alpn_protocol());
     hand_over(ep, websocket, stream, ctx).await;
 }

@@ -20,7 +20,7 @@ use crate::client_auth::{AutoRegistration, ClientVerifier};
 use crate::config::{Authentication, Config, EndpointProtocol};
 use crate::listener::{Endpoint, accept_loop};
 use crate::mqtt_ws::{self, WsMode, WsSettings};
-use crate::{admin_http, metrics_http, tls};
+use crate::{admin_http, credentials, metrics_http, tls};
 
 /// Errors starting the server; each says what to do.
 #[derive(Debug, thiserror::Error)]
@@ -118,6 +118,8 @@ impl RunningServer {
 pub async fn start(cfg: Config, data_root: &Path) -> Result<RunningServer, ServerError> {
     let data = DataDir::new(data_root, cfg.pki.ca_key.as_deref());
     let material = bootstrap::prepare(&data, &cfg.server_names, cfg.key_algorithm.algorithm())?;
+    // Created on first start like the CA, so every credential consumer shares one key.
+    let credential_minter = Arc::new(bootstrap::credential_minter(&data)?);
     let store_path = data.root.join(&cfg.store.path);
     let store: Arc<dyn Store> = Arc::new(RedbStore::open(
         &store_path,
@@ -172,8 +174,30 @@ pub async fn start(cfg: Config, data_root: &Path) -> Result<RunningServer, Serve
         &mqtt_ws::MQTT_ENDPOINT_ALPN,
     )?;
     let server_only = tls::server_config(&material, None, &mqtt_ws::MQTT_ENDPOINT_ALPN)?;
-    let ws_mutual = tls::server_config(&material, Some(devices), &mqtt_ws::ALPN)?;
+    let ws_mutual = tls::server_config(&material, Some(devices.clone()), &mqtt_ws::ALPN)?;
     let ws_server_only = tls::server_config(&material, None, &mqtt_ws::ALPN)?;
+    // `https` endpoints: the same device trust, HTTP's ALPN names, the credential provider's
+    // and HTTPS publish's routes (built only when such an endpoint exists).
+    let https_app = cfg
+        .endpoints
+        .iter()
+        .any(|e| e.protocol == EndpointProtocol::Https)
+        .then(|| -> Result<_, ServerError> {
+            let tls = tls::server_config(&material, Some(devices.clone()), &tls::HTTPS_ALPN)?;
+            let app = credentials::router(credentials::CredentialProvider {
+                registry: registry.clone(),
+                authorizer: authorizer.clone(),
+                minter: credential_minter.clone(),
+            })
+            .merge(crate::https_publish::router(
+                crate::https_publish::PublishState {
+                    broker: broker.clone(),
+                    authorizer: authorizer.clone(),
+                },
+            ));
+            Ok((tls, app))
+        })
+        .transpose()?;
     for e in &cfg.endpoints {
         let (listener, addr) = bind(&e.id, e.bind).await?;
         let require = e.authentication == Authentication::Certificate;
@@ -197,17 +221,28 @@ pub async fn start(cfg: Config, data_root: &Path) -> Result<RunningServer, Serve
         } else {
             WsMode::OnAlpnHttp11(ws)
         };
+        let https = match (e.protocol, &https_app) {
+            (EndpointProtocol::Https, Some((tls, app))) => Some((tls.clone(), app.clone())),
+            _ => None,
+        };
         let tls = e.tls.then(|| {
-            TlsAcceptor::from(match (require, ws_only) {
-                (true, false) => mutual.clone(),
-                (false, false) => server_only.clone(),
-                (true, true) => ws_mutual.clone(),
-                (false, true) => ws_server_only.clone(),
+            TlsAcceptor::from(match (&https, require, ws_only) {
+                (Some((tls, _)), _, _) => tls.clone(),
+                (None, true, false) => mutual.clone(),
+                (None, false, false) => server_only.clone(),
+                (None, true, true) => ws_mutual.clone(),
+                (None, false, true) => ws_server_only.clone(),
             })
         });
         endpoints.push(BoundEndpoint {
             id: e.id.clone(),
-            protocol: if ws_only { "mqtt-ws" } else { "mqtt" },
+            protocol: if https.is_some() {
+                "https"
+            } else if ws_only {
+                "mqtt-ws"
+            } else {
+                "mqtt"
+            },
             tls: e.tls,
             authentication: if require { "certificate" } else { "none" },
             address: addr.ip().to_string(),
@@ -225,6 +260,7 @@ pub async fn start(cfg: Config, data_root: &Path) -> Result<RunningServer, Serve
             proxy_trusted: e.proxy_protocol.then(|| e.proxy_trusted.clone()),
             allow_sources: e.allow_sources.clone(),
             websocket,
+            https: https.map(|(_, app)| app),
         };
         tasks.push(tokio::spawn(accept_loop(ep, shutdown_rx.clone())));
     }

@@ -13,6 +13,11 @@ use crate::client_auth::CertificateRefused;
 /// A client that offers no ALPN is served too.
 pub const ALPN: [&[u8]; 2] = [b"x-amzn-mqtt-ca", b"mqtt"];
 
+/// ALPN protocols of `https` endpoints: HTTP/1.1, and `x-amzn-http-ca`, which AWS's
+/// Greengrass discovery client offers (a server without it aborts that handshake). A client
+/// that offers no ALPN, as the CRT credentials provider, is served too.
+pub const HTTPS_ALPN: [&[u8]; 2] = [b"http/1.1", b"x-amzn-http-ca"];
+
 /// Error building a TLS configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {

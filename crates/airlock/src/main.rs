@@ -1,5 +1,5 @@
 //! The `airlock` command: runs the core (`airlock up`) and manages it through the admin API
-//! (things, groups, certificates, CAs, policies, role aliases, device onboarding).
+//! (things, groups, certificates, CAs, policies, roles, role aliases, device onboarding).
 #![forbid(unsafe_code)]
 
 use std::path::{Path, PathBuf};
@@ -17,6 +17,7 @@ mod endpoint;
 mod group;
 mod out;
 mod policy;
+mod role;
 mod role_alias;
 mod thing;
 mod up;
@@ -72,6 +73,8 @@ enum Command {
     Ca(ca::CaArgs),
     /// Policies: documents, versions, attachments, and testing a request against them.
     Policy(policy::PolicyArgs),
+    /// IAM-style roles and their permissions policies (what credentials may do).
+    Role(role::RoleArgs),
     /// Role aliases (for the credentials provider).
     RoleAlias(role_alias::RoleAliasArgs),
     /// Onboard a device in one step: thing, starter policy, certificate, files to copy.
@@ -109,6 +112,7 @@ fn main() -> ExitCode {
         Command::Cert(a) => cert::run(a).map(|()| ExitCode::SUCCESS),
         Command::Ca(a) => ca::run(a).map(|()| ExitCode::SUCCESS),
         Command::Policy(a) => policy::run(a),
+        Command::Role(a) => role::run(a).map(|()| ExitCode::SUCCESS),
         Command::RoleAlias(a) => role_alias::run(a).map(|()| ExitCode::SUCCESS),
         Command::Device(a) => device::run(a).map(|()| ExitCode::SUCCESS),
     };

@@ -23,9 +23,16 @@ enum RoleAliasCommand {
     Create {
         /// Alias name.
         alias: String,
-        /// ARN of the role the alias stands for.
+        /// The role the alias stands for: a role name (`airlock role create`) or a role ARN.
+        #[arg(
+            long,
+            required_unless_present = "role_arn",
+            conflicts_with = "role_arn"
+        )]
+        role: Option<String>,
+        /// The role's ARN (same as --role ARN).
         #[arg(long)]
-        role_arn: String,
+        role_arn: Option<String>,
         /// Lifetime of issued credentials in seconds (AWS: 900-43200, default 3600).
         #[arg(long)]
         duration: Option<u32>,
@@ -50,9 +57,34 @@ pub fn run(args: RoleAliasArgs) -> Result<()> {
     match args.command {
         RoleAliasCommand::Create {
             alias,
+            role,
             role_arn,
             duration,
         } => {
+            let role_arn = match (role, role_arn) {
+                (_, Some(arn)) => arn,
+                (Some(r), None) if r.starts_with("arn:") => r,
+                (Some(name), None) => {
+                    let r = ctx
+                        .lookup(Call::get(format!("/iam/roles/{}", encode(&name))))
+                        .with_context(|| {
+                            format!("looking up role {name} (create it with: airlock role create{d} {name})")
+                        })?;
+                    let max = r.body["role"]["maxSessionDuration"].as_u64();
+                    if let (Some(max), Some(want)) = (max, duration.or(Some(3600)))
+                        && u64::from(want) > max
+                    {
+                        ctx.say(format!(
+                            "warning: role {name} allows sessions of at most {max} s; the credential provider will refuse this alias's {want} s until the role allows it"
+                        ));
+                    }
+                    r.body["role"]["roleArn"]
+                        .as_str()
+                        .map(str::to_string)
+                        .with_context(|| format!("the admin API gave no roleArn for role {name}"))?
+                }
+                (None, None) => anyhow::bail!("give --role NAME_OR_ARN"),
+            };
             let mut body = json!({ "roleArn": role_arn });
             if let Some(s) = duration {
                 body["credentialDurationSeconds"] = json!(s);
@@ -74,7 +106,7 @@ pub fn run(args: RoleAliasArgs) -> Result<()> {
             let aliases = ctx.list_all(Call::get("/role-aliases"), "roleAliases")?;
             if aliases.is_empty() {
                 ctx.say(format!(
-                    "No role aliases yet. Create one with: airlock role-alias create{d} ALIAS --role-arn ARN"
+                    "No role aliases yet. Create one with: airlock role-alias create{d} ALIAS --role ROLE"
                 ));
             } else {
                 let names: Vec<String> = aliases

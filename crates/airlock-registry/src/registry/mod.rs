@@ -4,6 +4,7 @@ mod auth;
 mod certs;
 mod policies;
 pub(crate) mod records;
+mod roles;
 mod things;
 
 #[cfg(test)]
@@ -15,7 +16,7 @@ use std::sync::Arc;
 
 use crate::error::{RegistryError, ResourceKind};
 use crate::model::{
-    CaCertificate, Certificate, Policy, PolicyTarget, RoleAlias, Thing, ThingGroup,
+    CaCertificate, Certificate, Policy, PolicyTarget, Role, RoleAlias, Thing, ThingGroup,
     ThingPrincipalType, ThingType,
 };
 
@@ -45,6 +46,7 @@ pub struct Registry {
     cas: BTreeMap<String, CaCertificate>,
     policies: BTreeMap<String, Policy>,
     role_aliases: BTreeMap<String, RoleAlias>,
+    roles: BTreeMap<String, Role>,
 
     /// group → its direct children (the parent is in the group record).
     group_children: BTreeMap<String, BTreeSet<String>>,
@@ -67,6 +69,7 @@ pub struct Registry {
     /// Records changed since the store last took them; see [`Registry::take_dirty`].
     dirty: BTreeSet<RecordKey>,
     validator: Option<PolicyValidator>,
+    role_validator: Option<PolicyValidator>,
 }
 
 impl fmt::Debug for Registry {
@@ -79,6 +82,7 @@ impl fmt::Debug for Registry {
             .field("ca_certificates", &self.cas.len())
             .field("policies", &self.policies.len())
             .field("role_aliases", &self.role_aliases.len())
+            .field("roles", &self.roles.len())
             .field("generation", &self.generation)
             .finish_non_exhaustive()
     }
@@ -111,6 +115,7 @@ impl Registry {
     /// Carries settings that are not records (the policy validator) over to a reloaded copy.
     pub(crate) fn adopt_settings(&mut self, from: &Registry) {
         self.validator = from.validator.clone();
+        self.role_validator = from.role_validator.clone();
     }
 
     /// Records changed since the last call, for persistence.

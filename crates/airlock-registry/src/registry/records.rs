@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
-    CaCertificate, Certificate, Policy, PolicyTarget, RoleAlias, Thing, ThingGroup,
+    CaCertificate, Certificate, Policy, PolicyTarget, Role, RoleAlias, Thing, ThingGroup,
     ThingPrincipalType, ThingType,
 };
 
@@ -22,6 +22,7 @@ pub(crate) enum RecordKey {
     CaCertificate(String),
     Policy(String),
     RoleAlias(String),
+    Role(String),
     GroupMember {
         group: String,
         thing: String,
@@ -38,7 +39,7 @@ pub(crate) enum RecordKey {
 
 /// Record kinds in load order: every relation after the resources it names, and groups sorted
 /// so that parents come first (see [`Registry::from_records`]).
-pub(crate) const KINDS: [&str; 10] = [
+pub(crate) const KINDS: [&str; 11] = [
     "thing_type",
     "thing",
     "thing_group",
@@ -46,6 +47,7 @@ pub(crate) const KINDS: [&str; 10] = [
     "certificate",
     "policy",
     "role_alias",
+    "role",
     "group_member",
     "thing_principal",
     "policy_attachment",
@@ -63,6 +65,7 @@ impl RecordKey {
             RecordKey::CaCertificate(n) => ("ca_certificate", n.clone()),
             RecordKey::Policy(n) => ("policy", n.clone()),
             RecordKey::RoleAlias(n) => ("role_alias", n.clone()),
+            RecordKey::Role(n) => ("role", n.clone()),
             RecordKey::GroupMember { group, thing } => ("group_member", format!("{group}|{thing}")),
             RecordKey::ThingPrincipal {
                 certificate_id,
@@ -115,6 +118,7 @@ impl Registry {
             RecordKey::CaCertificate(n) => json(self.cas.get(n)),
             RecordKey::Policy(n) => json(self.policies.get(n)),
             RecordKey::RoleAlias(n) => json(self.role_aliases.get(n)),
+            RecordKey::Role(n) => json(self.roles.get(n)),
             RecordKey::GroupMember { group, thing } => {
                 let present = self
                     .group_things
@@ -179,6 +183,7 @@ impl Registry {
         keys.extend(self.cas.keys().cloned().map(RecordKey::CaCertificate));
         keys.extend(self.policies.keys().cloned().map(RecordKey::Policy));
         keys.extend(self.role_aliases.keys().cloned().map(RecordKey::RoleAlias));
+        keys.extend(self.roles.keys().cloned().map(RecordKey::Role));
         for (group, things) in &self.group_things {
             for thing in things {
                 keys.push(RecordKey::GroupMember {
@@ -258,6 +263,9 @@ impl Registry {
                     reg.policies.insert(name.clone(), v);
                 }
                 "role_alias" => entity!(role_aliases, RoleAlias, role_alias),
+                // Roles arrived after schema 1 without a new version: an older Airlock skips
+                // the kind (see the `_` arm), and role records refer to nothing else.
+                "role" => entity!(roles, Role, role_name),
                 "group_member" => {
                     reg.finish_groups(&mut groups)?;
                     let v: GroupMemberRecord = serde_json::from_slice(value).map_err(bad)?;

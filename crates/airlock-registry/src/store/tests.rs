@@ -279,3 +279,26 @@ fn newer_schema_and_corrupt_records_are_refused() {
     let err = RegistryStore::open(&path).unwrap_err();
     assert!(err.to_string().contains("newer Airlock"), "{err}");
 }
+
+#[test]
+fn roles_persist_across_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("registry.redb");
+    {
+        let store = RegistryStore::open(&path).unwrap();
+        store
+            .create_role("artifact-reader", "123456789012", Some(7200))
+            .unwrap();
+        store
+            .put_role_policy("artifact-reader", "read", "{\"Statement\":[]}")
+            .unwrap();
+    }
+    let store = RegistryStore::open(&path).unwrap();
+    let reg = store.read();
+    let role = reg.role("artifact-reader").expect("role survives a reopen");
+    assert_eq!(role.max_session_duration, 7200);
+    assert_eq!(
+        role.role_policies.get("read").map(String::as_str),
+        Some("{\"Statement\":[]}")
+    );
+}

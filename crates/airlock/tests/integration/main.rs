@@ -1,10 +1,11 @@
 //! Over-the-wire tests: each starts the real `airlock` binary on loopback with a fresh data
-//! directory and talks to it with real clients (rumqttc, mosquitto_pub/sub, raw TLS sockets).
+//! directory and talks to it with real clients (rumqttc, mosquitto_pub/sub, curl, raw TLS sockets).
 
 mod harness;
 
 mod bad_input;
 mod clients;
+mod credentials;
 mod durability;
 mod endpoints;
 mod identity;

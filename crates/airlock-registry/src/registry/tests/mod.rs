@@ -13,6 +13,7 @@ mod auth;
 mod certs;
 mod groups;
 mod policies;
+mod roles;
 mod things;
 
 const PEM: &str = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----\n";
