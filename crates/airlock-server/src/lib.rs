@@ -14,10 +14,12 @@ mod admin_http;
 pub mod bootstrap;
 pub mod client_auth;
 pub mod config;
+pub mod domains;
 mod listener;
 mod metrics_http;
 mod proxied;
 mod server;
+pub mod sni;
 mod tls;
 
 pub use config::Config;

@@ -117,6 +117,7 @@ async fn serve(ep: &Endpoint, mut tcp: TcpStream, peer: SocketAddr) {
             peer,
             principal: Principal::Anonymous,
             source_vpce,
+            server_name: None,
         };
         ep.broker.serve(tcp, ctx).await;
         return;
@@ -154,11 +155,14 @@ async fn serve(ep: &Endpoint, mut tcp: TcpStream, peer: SocketAddr) {
         }
         _ => Principal::Anonymous,
     };
+    // The SNI the client sent: iot:DomainName for its policies.
+    let server_name = stream.get_ref().1.server_name().map(Arc::from);
     let ctx = ConnectionContext {
         endpoint_id: ep.id.clone(),
         peer,
         principal,
         source_vpce,
+        server_name,
     };
     ep.broker.serve(stream, ctx).await;
 }

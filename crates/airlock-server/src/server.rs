@@ -165,8 +165,13 @@ pub async fn start(cfg: Config, data_root: &Path) -> Result<RunningServer, Serve
         &provider,
         auto_registration_events(broker.clone(), cfg.identity.account_id.clone()),
     ));
-    let mutual = tls::server_config(&material, Some(devices), &tls::ALPN)?;
-    let server_only = tls::server_config(&material, None, &tls::ALPN)?;
+    let domains = crate::domains::start(&data, &material, cfg.key_algorithm.algorithm())?;
+    tasks.push(tokio::spawn(crate::domains::watch(
+        domains.clone(),
+        shutdown_rx.clone(),
+    )));
+    let mutual = tls::server_config_resolving(domains.resolver(), Some(devices), &tls::ALPN)?;
+    let server_only = tls::server_config_resolving(domains.resolver(), None, &tls::ALPN)?;
     for e in &cfg.endpoints {
         let (listener, addr) = bind(&e.id, e.bind).await?;
         let require = e.authentication == Authentication::Certificate;
@@ -230,7 +235,9 @@ pub async fn start(cfg: Config, data_root: &Path) -> Result<RunningServer, Serve
             address: addr.ip().to_string(),
             port: addr.port(),
         });
-        let app = admin_router(&broker, &registry, &authorizer, &data, &endpoints, &cfg)?;
+        let mut app = admin_router(&broker, &registry, &authorizer, &data, &endpoints, &cfg)?;
+        app.domains = Some(domains.clone());
+        let app = airlock_admin::router(app);
         tasks.push(tokio::spawn(admin_http::serve(
             listener,
             acceptor,
@@ -352,7 +359,7 @@ fn auto_registration_events(
     })
 }
 
-/// The admin API's router over this server's registry, CA, authorizer and broker.
+/// The admin API's context over this server's registry, CA, authorizer and broker.
 fn admin_router(
     broker: &Broker,
     registry: &Arc<RegistryStore>,
@@ -360,7 +367,7 @@ fn admin_router(
     data: &DataDir,
     endpoints: &[BoundEndpoint],
     cfg: &Config,
-) -> Result<axum::Router, ServerError> {
+) -> Result<airlock_admin::AdminContext, ServerError> {
     let ca = bootstrap::load_ca(data)?;
     let info = airlock_admin::AirlockInfo {
         version: env!("CARGO_PKG_VERSION").to_string(),
@@ -384,11 +391,12 @@ fn admin_router(
             .cloned()
             .collect(),
     };
-    Ok(airlock_admin::router(airlock_admin::AdminContext {
+    Ok(airlock_admin::AdminContext {
         registry: registry.clone(),
         ca: Arc::new(ca),
         authorizer: authorizer.clone(),
         on_event: on_registry_event(broker.clone()),
         info,
-    }))
+        domains: None,
+    })
 }

@@ -5,6 +5,7 @@ mod harness;
 
 mod bad_input;
 mod clients;
+mod domains;
 mod durability;
 mod endpoints;
 mod identity;
