@@ -23,7 +23,7 @@ pub(crate) enum Request {
 
 /// Everything a decision depends on besides the registry: who (certificate, or the
 /// endpoint for anonymous clients), from where (endpoint id for `aws:SourceVpce`, address
-/// for `aws:SourceIp`), as which client id, and what.
+/// for `aws:SourceIp`, SNI for `iot:DomainName`), as which client id, and what.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct KeyRef<'a> {
     /// Certificate id, or `""` for an anonymous principal (distinguished by `endpoint`).
@@ -218,6 +218,15 @@ mod tests {
             },
             KeyRef {
                 request: Request::Receive,
+                ..key("a")
+            },
+            KeyRef {
+                vpce: Some("vpce-1"),
+                ..key("a")
+            },
+            // iot:DomainName: the same device via another SNI may get another answer.
+            KeyRef {
+                domain: Some("a.plant.test"),
                 ..key("a")
             },
         ];

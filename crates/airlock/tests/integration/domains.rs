@@ -170,6 +170,35 @@ async fn domain_configurations_by_sni() {
         "--key",
         &key_file.to_string_lossy(),
     ]);
+    // Refusals carry AWS's exceptions: a certificate that does not cover the name, a taken
+    // name, an unknown configuration.
+    let refused = |args: &[&str], exception: &str| {
+        let out = a.cli(args);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(
+            !out.status.success() && err.contains(exception),
+            "{args:?}: {err}"
+        );
+    };
+    refused(
+        &[
+            "domain",
+            "create",
+            "plant-c",
+            "--domain",
+            "c.plant.test",
+            "--cert",
+            &cert_file.to_string_lossy(),
+            "--key",
+            &key_file.to_string_lossy(),
+        ],
+        "CertificateValidationException",
+    );
+    refused(
+        &["domain", "create", "plant-a", "--domain", "a2.plant.test"],
+        "ResourceAlreadyExistsException",
+    );
+    refused(&["domain", "enable", "nope"], "ResourceNotFoundException");
     let listed = a.cli_ok(&["domain", "list"]);
     assert!(
         listed.contains("plant-a") && listed.contains("*.b.plant.test"),
@@ -268,6 +297,26 @@ async fn domain_configurations_by_sni() {
         want.as_ref()
     );
     assert!(a.log().contains("still serving its previous certificate"));
+
+    // SIGHUP re-reads the files at once and does not stop the server.
+    let pid = a.child.as_ref().expect("running").id().to_string();
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .expect("kill -HUP");
+    assert!(hup.success());
+    let deadline = Instant::now() + WAIT;
+    while !a.log().contains("SIGHUP: domain configurations re-read") {
+        assert!(Instant::now() < deadline, "no reload logged after SIGHUP");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (mut still, code) = mqtt_via(a.port, "x.b.plant.test", &b2_ca, &dev, "after-hup").await;
+    assert_eq!(code, rc::SUCCESS);
+    still.send(&Packet::PingReq).await;
+    assert!(matches!(
+        still.recv(WAIT).await,
+        Rx::Packet(Packet::PingResp)
+    ));
 
     a.cli_ok(&["domain", "delete", "plant-b"]);
     let names = dns_names(&leaf_for(a.port, Some("x.b.plant.test"), &dev).await);
