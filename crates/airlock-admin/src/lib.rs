@@ -1,7 +1,7 @@
 //! Airlock's admin API: the AWS IoT control-plane operations (things, thing types and groups,
 //! certificates and CAs, policies and their attachments, TestAuthorization, role aliases,
-//! DescribeEndpoint) and the IAM-named role operations role aliases rely on (CreateRole,
-//! PutRolePolicy, ...) as an axum [`Router`], with AWS's paths, camelCase JSON field names,
+//! DescribeEndpoint, domain configurations) and the IAM-named role operations role aliases
+//! rely on (CreateRole, PutRolePolicy, ...) as an axum [`Router`], with AWS's paths, camelCase JSON field names,
 //! ARNs and REST-JSON errors (`x-amzn-ErrorType`), plus `GET /airlock/info` and
 //! `GET /openapi.json`. The router and the OpenAPI document are built from one operation
 //! table, so they cannot drift. This crate owns request parsing, the mapping of every
@@ -18,6 +18,7 @@
 
 mod authz;
 mod certs;
+mod domains;
 mod error;
 mod extract;
 mod misc;
@@ -38,6 +39,11 @@ use airlock_registry::Event;
 
 use crate::error::{ApiError, Exception};
 
+pub use crate::domains::{
+    CertificateSource, DomainConfiguration, DomainConfigurations, DomainError, DomainStatus,
+    NewDomainConfiguration,
+};
+
 /// What the admin API works on. The server builds one and hands it to [`router`].
 #[derive(Clone)]
 pub struct AdminContext {
@@ -55,6 +61,9 @@ pub struct AdminContext {
     pub on_event: Arc<dyn Fn(&Event) + Send + Sync>,
     /// Served at `GET /airlock/info`; DescribeEndpoint answers from its endpoints.
     pub info: AirlockInfo,
+    /// Domain configurations (server certificates by SNI), owned by the server; `None`
+    /// answers their operations with InvalidRequestException.
+    pub domains: Option<Arc<dyn DomainConfigurations>>,
 }
 
 impl fmt::Debug for AdminContext {

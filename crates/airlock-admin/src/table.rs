@@ -5,7 +5,7 @@ use axum::handler::Handler;
 use axum::routing::{MethodFilter, MethodRouter, on};
 use serde_json::{Map, Value, json};
 
-use crate::{Ctx, authz, certs, misc, policies, roles, things};
+use crate::{Ctx, authz, certs, domains, misc, policies, roles, things};
 
 /// HTTP methods the table uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -601,6 +601,47 @@ pub(crate) fn operations() -> Vec<Operation> {
             "List a role's inline policy names",
             &[],
             roles::list_role_policies,
+        ),
+        // Domain configurations.
+        op(
+            "CreateDomainConfiguration",
+            Post,
+            "/domainConfigurations/{domainConfigurationName}",
+            "Serve a server certificate for a domain name by SNI (imported, or issued by Airlock's CA)",
+            &[],
+            domains::create,
+        ),
+        op(
+            "ListDomainConfigurations",
+            Get,
+            "/domainConfigurations",
+            "List domain configurations",
+            &[],
+            domains::list,
+        ),
+        op(
+            "DescribeDomainConfiguration",
+            Get,
+            "/domainConfigurations/{domainConfigurationName}",
+            "Describe a domain configuration",
+            &[],
+            domains::describe,
+        ),
+        op(
+            "UpdateDomainConfiguration",
+            Put,
+            "/domainConfigurations/{domainConfigurationName}",
+            "Enable or disable a domain configuration",
+            &[],
+            domains::update,
+        ),
+        op(
+            "DeleteDomainConfiguration",
+            Delete,
+            "/domainConfigurations/{domainConfigurationName}",
+            "Delete a domain configuration and its certificate files",
+            &[],
+            domains::delete,
         ),
         // Endpoints and Airlock's own.
         op(

@@ -880,3 +880,14 @@ fn endpoint_and_info() {
     assert_eq!(info["endpoints"][1]["port"], 8883);
     assert_eq!(info["rootCaPem"].as_str(), Some(api.ca.cert_pem()));
 }
+
+#[test]
+fn domain_configurations_need_a_server_store() {
+    let api = Api::start();
+    let msg = api
+        .get("/domainConfigurations")
+        .err(400, "InvalidRequestException");
+    assert!(msg.contains("domain configurations"), "{msg}");
+    api.post("/domainConfigurations/d", &json!({}))
+        .err(400, "InvalidRequestException");
+}

@@ -40,6 +40,9 @@ pub struct ConnectionContext {
     /// The VPC endpoint id a trusted PROXY protocol v2 header carried (AWS's TLV 0xEA); when
     /// present it is `aws:SourceVpce` instead of [`ConnectionContext::endpoint_id`].
     pub source_vpce: Option<Arc<str>>,
+    /// The server name (SNI) the client sent in its TLS handshake, as it sent it; it chose
+    /// the domain configuration's certificate and is `iot:DomainName` for policies.
+    pub server_name: Option<Arc<str>>,
 }
 
 impl ConnectionContext {

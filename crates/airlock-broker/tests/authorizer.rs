@@ -99,6 +99,7 @@ async fn connect(b: &Broker, version: ProtocolVersion, client_id: &str) -> (Clie
         peer: SocketAddr::from(([127, 0, 0, 1], 1)),
         principal: Principal::Anonymous,
         source_vpce: None,
+        server_name: None,
     };
     let b = b.clone();
     tokio::spawn(async move { b.serve(theirs, ctx).await });
@@ -242,6 +243,7 @@ async fn disconnect_certificate_closes_only_that_certificates_connections() {
             chain: Arc::new(Vec::new()),
         },
         source_vpce: None,
+        server_name: None,
     };
     let mut clients = Vec::new();
     for (cid, cert) in [("revoked-dev", "aa"), ("other-dev", "bb")] {

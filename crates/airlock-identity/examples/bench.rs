@@ -163,6 +163,7 @@ fn setup(registry: &RegistryStore) -> Vec<Client> {
                     chain: Arc::new(vec![cert.cert_der]),
                 },
                 source_vpce: None,
+                server_name: None,
             },
             client_id: format!("pump-{i}"),
         })

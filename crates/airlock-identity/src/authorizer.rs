@@ -128,6 +128,7 @@ impl PolicyAuthorizer {
             principal,
             endpoint: &ctx.endpoint_id,
             vpce: ctx.source_vpce.as_deref(),
+            domain: ctx.server_name.as_deref(),
             ip: Some(ctx.peer.ip()),
             client_id,
             request,
@@ -339,6 +340,7 @@ fn who<'a>(ctx: &'a ConnectionContext, client_id: &'a str) -> Who<'a> {
         source_vpce: ctx.source_vpce.as_deref(),
         source_ip: Some(ctx.peer.ip()),
         client_id,
+        domain_name: ctx.server_name.as_deref(),
     }
 }
 

@@ -23,7 +23,7 @@ pub(crate) enum Request {
 
 /// Everything a decision depends on besides the registry: who (certificate, or the
 /// endpoint for anonymous clients), from where (endpoint id for `aws:SourceVpce`, address
-/// for `aws:SourceIp`), as which client id, and what.
+/// for `aws:SourceIp`, SNI for `iot:DomainName`), as which client id, and what.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct KeyRef<'a> {
     /// Certificate id, or `""` for an anonymous principal (distinguished by `endpoint`).
@@ -31,6 +31,8 @@ pub(crate) struct KeyRef<'a> {
     pub endpoint: &'a str,
     /// VPC endpoint id from a PROXY header, if any (`aws:SourceVpce`).
     pub vpce: Option<&'a str>,
+    /// The handshake's SNI (`iot:DomainName`).
+    pub domain: Option<&'a str>,
     pub ip: Option<IpAddr>,
     pub client_id: &'a str,
     pub request: Request,
@@ -42,6 +44,7 @@ struct Entry {
     principal: Box<str>,
     endpoint: Box<str>,
     vpce: Option<Box<str>>,
+    domain: Option<Box<str>>,
     ip: Option<IpAddr>,
     client_id: Box<str>,
     request: Request,
@@ -57,6 +60,7 @@ impl Entry {
             && *self.principal == *k.principal
             && *self.endpoint == *k.endpoint
             && self.vpce.as_deref() == k.vpce
+            && self.domain.as_deref() == k.domain
             && self.ip == k.ip
     }
 }
@@ -152,6 +156,7 @@ impl DecisionCache {
             principal: key.principal.into(),
             endpoint: key.endpoint.into(),
             vpce: key.vpce.map(Into::into),
+            domain: key.domain.map(Into::into),
             ip: key.ip,
             client_id: key.client_id.into(),
             request: key.request,
@@ -171,6 +176,7 @@ mod tests {
             principal: "cert",
             endpoint: "ep",
             vpce: None,
+            domain: None,
             ip: None,
             client_id: "c",
             request: Request::Publish,
@@ -212,6 +218,15 @@ mod tests {
             },
             KeyRef {
                 request: Request::Receive,
+                ..key("a")
+            },
+            KeyRef {
+                vpce: Some("vpce-1"),
+                ..key("a")
+            },
+            // iot:DomainName: the same device via another SNI may get another answer.
+            KeyRef {
+                domain: Some("a.plant.test"),
                 ..key("a")
             },
         ];

@@ -167,6 +167,7 @@ pub fn test_authorization(
         source_vpce: None,
         source_ip: test.source_ip,
         client_id: &test.client_id,
+        domain_name: None,
     };
     let connect = (test.action == Action::Connect).then(|| ConnectFacts {
         persistent: test.persistent,

@@ -36,6 +36,8 @@ pub(crate) struct Who<'a> {
     pub source_vpce: Option<&'a str>,
     pub source_ip: Option<IpAddr>,
     pub client_id: &'a str,
+    /// The SNI of the TLS handshake (`iot:DomainName`).
+    pub domain_name: Option<&'a str>,
 }
 
 /// What a CONNECT adds to the request context.
@@ -98,6 +100,7 @@ impl Preparer {
             client_id: Some(who.client_id.to_string()),
             source_ip: who.source_ip,
             source_vpce: who.source_vpce.or(who.endpoint_id).map(str::to_string),
+            domain_name: who.domain_name.map(str::to_string),
             ..RequestContext::default()
         };
         if let Some(c) = connect {

@@ -23,6 +23,7 @@ fn ctx(d: &Device, endpoint: &str) -> ConnectionContext {
             chain: Arc::new(vec![d.der.clone()]),
         },
         source_vpce: None,
+        server_name: None,
     }
 }
 

@@ -532,6 +532,17 @@ fn san_for(name: &str) -> Result<SanType, PkiError> {
     if let Ok(ip) = trimmed.parse::<std::net::IpAddr>() {
         return Ok(SanType::IpAddress(ip));
     }
+    // A wildcard of one left-most label (RFC 6125 §6.4.3), for domain configurations such
+    // as `*.plant.example.com`: the rest must be a DNS name of its own.
+    if let Some(parent) = trimmed.strip_prefix("*.") {
+        return match san_for(parent)? {
+            SanType::DnsName(_) => format!("*.{parent}")
+                .try_into()
+                .map(SanType::DnsName)
+                .map_err(|e: rcgen::Error| reject(e.to_string())),
+            _ => Err(reject("a wildcard must stand before a DNS name".into())),
+        };
+    }
     match ServerName::try_from(trimmed) {
         Ok(ServerName::DnsName(dns)) => {
             let ia5 = dns

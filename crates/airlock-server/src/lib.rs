@@ -15,12 +15,14 @@ pub mod bootstrap;
 pub mod client_auth;
 pub mod config;
 mod credentials;
+pub mod domains;
 pub mod https_publish;
 mod listener;
 mod metrics_http;
 mod mqtt_ws;
 mod proxied;
 mod server;
+pub mod sni;
 mod tls;
 
 pub use config::Config;

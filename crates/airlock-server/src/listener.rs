@@ -124,6 +124,7 @@ async fn serve(ep: &Endpoint, mut tcp: TcpStream, peer: SocketAddr) {
             peer,
             principal: Principal::Anonymous,
             source_vpce,
+            server_name: None,
         };
         hand_over(ep, ep.websocket.applies(None), tcp, ctx).await;
         return;
@@ -161,11 +162,14 @@ async fn serve(ep: &Endpoint, mut tcp: TcpStream, peer: SocketAddr) {
         }
         _ => Principal::Anonymous,
     };
+    // The SNI the client sent: iot:DomainName for its policies.
+    let server_name = stream.get_ref().1.server_name().map(Arc::from);
     let ctx = ConnectionContext {
         endpoint_id: ep.id.clone(),
         peer,
         principal,
         source_vpce,
+        server_name,
     };
     if let Some(app) = &ep.https {
         crate::credentials::serve(app, stream, ctx).await;

@@ -168,14 +168,20 @@ pub async fn start(cfg: Config, data_root: &Path) -> Result<RunningServer, Serve
         &provider,
         auto_registration_events(broker.clone(), cfg.identity.account_id.clone()),
     ));
-    let mutual = tls::server_config(
-        &material,
-        Some(devices.clone()),
-        &mqtt_ws::MQTT_ENDPOINT_ALPN,
-    )?;
-    let server_only = tls::server_config(&material, None, &mqtt_ws::MQTT_ENDPOINT_ALPN)?;
-    let ws_mutual = tls::server_config(&material, Some(devices.clone()), &mqtt_ws::ALPN)?;
-    let ws_server_only = tls::server_config(&material, None, &mqtt_ws::ALPN)?;
+    let domains = crate::domains::start(&data, &material, cfg.key_algorithm.algorithm())?;
+    tasks.push(tokio::spawn(crate::domains::watch(
+        domains.clone(),
+        shutdown_rx.clone(),
+    )));
+    // Every device-facing TLS configuration chooses its server certificate by SNI.
+    let tls_config = |client_auth: Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>,
+                      alpn: &[&[u8]]| {
+        tls::server_config_resolving(domains.resolver(), client_auth, alpn)
+    };
+    let mutual = tls_config(Some(devices.clone()), &mqtt_ws::MQTT_ENDPOINT_ALPN)?;
+    let server_only = tls_config(None, &mqtt_ws::MQTT_ENDPOINT_ALPN)?;
+    let ws_mutual = tls_config(Some(devices.clone()), &mqtt_ws::ALPN)?;
+    let ws_server_only = tls_config(None, &mqtt_ws::ALPN)?;
     // `https` endpoints: the same device trust, HTTP's ALPN names, the credential provider's
     // and HTTPS publish's routes (built only when such an endpoint exists).
     let https_app = cfg
@@ -183,7 +189,7 @@ pub async fn start(cfg: Config, data_root: &Path) -> Result<RunningServer, Serve
         .iter()
         .any(|e| e.protocol == EndpointProtocol::Https)
         .then(|| -> Result<_, ServerError> {
-            let tls = tls::server_config(&material, Some(devices.clone()), &tls::HTTPS_ALPN)?;
+            let tls = tls_config(Some(devices.clone()), &tls::HTTPS_ALPN)?;
             let app = credentials::router(credentials::CredentialProvider {
                 registry: registry.clone(),
                 authorizer: authorizer.clone(),
@@ -284,7 +290,9 @@ pub async fn start(cfg: Config, data_root: &Path) -> Result<RunningServer, Serve
             address: addr.ip().to_string(),
             port: addr.port(),
         });
-        let app = admin_router(&broker, &registry, &authorizer, &data, &endpoints, &cfg)?;
+        let mut app = admin_router(&broker, &registry, &authorizer, &data, &endpoints, &cfg)?;
+        app.domains = Some(domains.clone());
+        let app = airlock_admin::router(app);
         tasks.push(tokio::spawn(admin_http::serve(
             listener,
             acceptor,
@@ -406,7 +414,7 @@ fn auto_registration_events(
     })
 }
 
-/// The admin API's router over this server's registry, CA, authorizer and broker.
+/// The admin API's context over this server's registry, CA, authorizer and broker.
 fn admin_router(
     broker: &Broker,
     registry: &Arc<RegistryStore>,
@@ -414,7 +422,7 @@ fn admin_router(
     data: &DataDir,
     endpoints: &[BoundEndpoint],
     cfg: &Config,
-) -> Result<axum::Router, ServerError> {
+) -> Result<airlock_admin::AdminContext, ServerError> {
     let ca = bootstrap::load_ca(data)?;
     let info = airlock_admin::AirlockInfo {
         version: env!("CARGO_PKG_VERSION").to_string(),
@@ -438,11 +446,12 @@ fn admin_router(
             .cloned()
             .collect(),
     };
-    Ok(airlock_admin::router(airlock_admin::AdminContext {
+    Ok(airlock_admin::AdminContext {
         registry: registry.clone(),
         ca: Arc::new(ca),
         authorizer: authorizer.clone(),
         on_event: on_registry_event(broker.clone()),
         info,
-    }))
+        domains: None,
+    })
 }

@@ -60,6 +60,27 @@ pub fn server_config(
     Ok(Arc::new(cfg))
 }
 
+/// Like [`server_config`], but the server certificate is chosen per handshake by
+/// `resolver` (the SNI table of domain configurations, with the default behind it).
+pub fn server_config_resolving(
+    resolver: Arc<dyn rustls::server::ResolvesServerCert>,
+    client_auth: Option<Arc<dyn ClientCertVerifier>>,
+    alpn: &[&[u8]],
+) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    let builder = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()?;
+    let mut cfg = match client_auth {
+        Some(verifier) => builder
+            .with_client_cert_verifier(verifier)
+            .with_cert_resolver(resolver),
+        None => builder.with_no_client_auth().with_cert_resolver(resolver),
+    };
+    cfg.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    // As in server_config: no session tickets.
+    cfg.send_tls13_tickets = 0;
+    Ok(Arc::new(cfg))
+}
+
 /// A short label for a failed handshake, for metrics and logs.
 pub fn failure_reason(e: &std::io::Error) -> &'static str {
     let Some(err) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) else {

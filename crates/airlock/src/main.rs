@@ -13,6 +13,7 @@ mod ca;
 mod cert;
 mod device;
 mod doctor;
+mod domain;
 mod endpoint;
 mod group;
 mod out;
@@ -85,6 +86,8 @@ enum Command {
     /// endpoint with the right certificate, and (with --package) a device's pubsub check.
     /// Exit code 0 when every check passes, 1 otherwise.
     Doctor(doctor::DoctorArgs),
+    /// Domain configurations: server certificates chosen by the client's SNI.
+    Domain(domain::DomainArgs),
 }
 
 fn main() -> ExitCode {
@@ -115,6 +118,7 @@ fn main() -> ExitCode {
         Command::Role(a) => role::run(a).map(|()| ExitCode::SUCCESS),
         Command::RoleAlias(a) => role_alias::run(a).map(|()| ExitCode::SUCCESS),
         Command::Device(a) => device::run(a).map(|()| ExitCode::SUCCESS),
+        Command::Domain(a) => domain::run(a).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

@@ -96,6 +96,7 @@ impl Api {
                 root_ca_pem: ca.cert_pem().to_string(),
                 domain_names: Vec::new(),
             },
+            domains: None,
         };
         let router = airlock_admin::router(ctx);
         let (tx, rx) = std::sync::mpsc::channel::<SocketAddr>();

@@ -163,6 +163,7 @@ impl Env {
             peer: SocketAddr::from(([192, 0, 2, 10], 40000)),
             principal,
             source_vpce: None,
+            server_name: None,
         };
         let (ours, theirs) = tokio::io::duplex(1 << 16);
         let b = self.broker.clone();

@@ -6,6 +6,7 @@ mod harness;
 mod bad_input;
 mod clients;
 mod credentials;
+mod domains;
 mod durability;
 mod endpoints;
 mod identity;
