@@ -418,3 +418,77 @@ async fn doctor_is_green_on_a_good_setup_and_names_each_failure() {
         "{wrong}"
     );
 }
+
+/// HTTPS publish (AWS's iot-data Publish, `POST /topics/{topic}`) with curl over mTLS on an
+/// `https` endpoint reaches an MQTT subscriber with its MQTT 5 properties; a topic outside the
+/// certificate's policy is refused with 403 and AWS's error shape, and nothing is delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_publish_reaches_an_mqtt_subscriber() {
+    let https = free_port();
+    let a = Airlock::start(&format!(
+        "[[endpoint]]\nid = \"data-https\"\nprotocol = \"https\"\nbind = \"127.0.0.1:{https}\"\n"
+    ));
+    let doc = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":["iot:Publish","iot:RetainPublish"],"Resource":"{ARN}topic/plant/line1/*"}}]}}"#
+    );
+    let path = a.data.path().join("http-pub.json");
+    std::fs::write(&path, doc).expect("policy");
+    a.cli_ok(&[
+        "policy",
+        "create",
+        "http-pub",
+        "--document",
+        &path.to_string_lossy(),
+    ]);
+    let publisher = a.device_with_policy("http-sensor", Some("http-pub"));
+    let watcher = a.device("http-watcher");
+    let mut sub = RawMqtt::client(&a, &watcher, V5, "http-watcher").await;
+    sub.subscribe(1, "plant/#", QoS::AtLeastOnce).await;
+
+    // user properties: base64 of [{"line":"1"}], as AWS documents the header.
+    let curl = |topic: &str, extra: &[&str]| {
+        let out = std::process::Command::new("curl")
+            .args(["-sS", "-i", "--cert"])
+            .arg(&publisher.cert)
+            .arg("--key")
+            .arg(&publisher.key)
+            .arg("--cacert")
+            .arg(&publisher.ca)
+            .args(extra)
+            .arg(format!("https://localhost:{https}/topics/{topic}?qos=1"))
+            .output()
+            .expect("curl (Debian package curl)");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let ok = curl(
+        "plant/line1/temp",
+        &[
+            "-d",
+            "{\"t\":21.5}",
+            "-H",
+            "x-amz-mqtt5-user-properties: W3sibGluZSI6IjEifV0=",
+            "-H",
+            "x-amz-mqtt5-payload-format-indicator: UTF8_DATA",
+        ],
+    );
+    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+    assert!(ok.contains("\"message\":\"OK\""), "{ok}");
+    let msg = sub.expect_publish_acked().await;
+    assert_eq!(msg.topic, "plant/line1/temp");
+    assert_eq!(&msg.payload[..], b"{\"t\":21.5}");
+    assert_eq!(
+        msg.properties.user_properties,
+        vec![("line".to_string(), "1".to_string())]
+    );
+    assert_eq!(msg.properties.payload_format_indicator, Some(1));
+
+    let denied = curl("plant/line2/temp", &["-d", "x"]);
+    assert!(denied.starts_with("HTTP/1.1 403"), "{denied}");
+    assert!(
+        denied
+            .to_ascii_lowercase()
+            .contains("x-amzn-errortype: forbiddenexception"),
+        "{denied}"
+    );
+    sub.expect_nothing(Duration::from_millis(300)).await;
+}
