@@ -36,6 +36,27 @@ pub struct Config {
     pub admin: AdminConfig,
     /// The private DNS responder (`[dns]`, off by default).
     pub dns: airlock_dns::DnsConfig,
+    /// The artifact store (`[artifacts]`), served on `protocol = "artifacts"` endpoints.
+    pub artifacts: ArtifactsConfig,
+}
+
+/// The artifact store (`[artifacts]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ArtifactsConfig {
+    /// The region clients sign for (the AWS CLI's `--region`).
+    pub region: String,
+    /// Largest object, in bytes (S3's ceiling, 5 GiB, at most).
+    pub max_object_size: u64,
+}
+
+impl Default for ArtifactsConfig {
+    fn default() -> Self {
+        ArtifactsConfig {
+            region: "us-east-1".into(),
+            max_object_size: 5 * 1024 * 1024 * 1024,
+        }
+    }
 }
 
 impl Default for Config {
@@ -53,6 +74,7 @@ impl Default for Config {
             identity: IdentityConfig::default(),
             admin: AdminConfig::default(),
             dns: airlock_dns::DnsConfig::default(),
+            artifacts: ArtifactsConfig::default(),
         }
     }
 }
@@ -185,6 +207,12 @@ impl Config {
                     e.id
                 )));
             }
+            if e.protocol == EndpointProtocol::Artifacts && !e.tls {
+                return Err(ConfigError::Invalid(format!(
+                    "endpoint {:?}: protocol = \"artifacts\" needs tls = true (SigV4 signs requests but does not encrypt them)",
+                    e.id
+                )));
+            }
             if e.id == "admin" || e.id == "metrics" {
                 return Err(ConfigError::Invalid(format!(
                     "endpoint id {:?} is reserved; choose another",
@@ -277,6 +305,10 @@ pub enum EndpointProtocol {
     /// provider (`GET /role-aliases/{alias}/credentials`). Needs TLS and certificate
     /// authentication.
     Https,
+    /// The artifact store: the S3 REST API (path-style) over TLS. Clients authenticate every
+    /// request with SigV4 and temporary credentials from the credential provider, so no client
+    /// certificate is requested. Needs TLS.
+    Artifacts,
 }
 
 /// How an endpoint authenticates clients.

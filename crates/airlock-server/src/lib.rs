@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 
 mod admin_http;
+mod artifacts;
 pub mod bootstrap;
 pub mod client_auth;
 pub mod config;

@@ -31,6 +31,9 @@ pub enum ServerError {
     /// Store could not be opened.
     #[error("cannot open the store: {0}")]
     Store(#[from] airlock_store::StoreError),
+    /// The artifact store could not open its directory.
+    #[error("cannot open the artifact store: {0}")]
+    Artifacts(airlock_artifacts::StoreError),
     /// The DNS responder could not start.
     #[error("cannot start the DNS responder: {0}")]
     Dns(airlock_dns::DnsError),
@@ -204,10 +207,48 @@ pub async fn start(cfg: Config, data_root: &Path) -> Result<RunningServer, Serve
             Ok((tls, app))
         })
         .transpose()?;
+    // `artifacts` endpoints: TLS without client certificates (SigV4 authenticates), the S3 API.
+    let artifacts_app = if cfg
+        .endpoints
+        .iter()
+        .any(|e| e.protocol == EndpointProtocol::Artifacts)
+    {
+        let mut config = airlock_artifacts::ArtifactConfig::new(data.root.join("artifacts"));
+        config.region = cfg.artifacts.region.clone();
+        config.max_object_size = cfg.artifacts.max_object_size;
+        let service = airlock_artifacts::ArtifactService::open(
+            config,
+            credential_minter.clone(),
+            Arc::new(crate::artifacts::RegistrySessions {
+                registry: registry.clone(),
+            }),
+        )
+        .await
+        .map_err(ServerError::Artifacts)?;
+        let sweeper = service.clone();
+        tasks.push(tokio::spawn(async move {
+            // Multipart uploads abandoned for a week are removed, hourly.
+            let mut tick = tokio::time::interval(Duration::from_secs(3600));
+            loop {
+                tick.tick().await;
+                if let Err(e) = sweeper
+                    .sweep_abandoned_uploads(Duration::from_secs(7 * 24 * 3600))
+                    .await
+                {
+                    tracing::warn!(error = %e, "artifact store: sweeping abandoned uploads failed");
+                }
+            }
+        }));
+        let tls = tls_config(None, &tls::HTTPS_ALPN)?;
+        Some((tls, axum::Router::new().fallback_service(service)))
+    } else {
+        None
+    };
     for e in &cfg.endpoints {
         let (listener, addr) = bind(&e.id, e.bind).await?;
-        let require = e.authentication == Authentication::Certificate;
-        if !require {
+        let artifacts = e.protocol == EndpointProtocol::Artifacts;
+        let require = e.authentication == Authentication::Certificate && !artifacts;
+        if !require && !artifacts {
             tracing::warn!(
                 endpoint = %e.id,
                 %addr,
@@ -227,8 +268,11 @@ pub async fn start(cfg: Config, data_root: &Path) -> Result<RunningServer, Serve
         } else {
             WsMode::OnAlpnHttp11(ws)
         };
-        let https = match (e.protocol, &https_app) {
-            (EndpointProtocol::Https, Some((tls, app))) => Some((tls.clone(), app.clone())),
+        let https = match (e.protocol, &https_app, &artifacts_app) {
+            (EndpointProtocol::Https, Some((tls, app)), _)
+            | (EndpointProtocol::Artifacts, _, Some((tls, app))) => {
+                Some((tls.clone(), app.clone()))
+            }
             _ => None,
         };
         let tls = e.tls.then(|| {
@@ -242,7 +286,9 @@ pub async fn start(cfg: Config, data_root: &Path) -> Result<RunningServer, Serve
         });
         endpoints.push(BoundEndpoint {
             id: e.id.clone(),
-            protocol: if https.is_some() {
+            protocol: if artifacts {
+                "artifacts"
+            } else if https.is_some() {
                 "https"
             } else if ws_only {
                 "mqtt-ws"
@@ -250,7 +296,13 @@ pub async fn start(cfg: Config, data_root: &Path) -> Result<RunningServer, Serve
                 "mqtt"
             },
             tls: e.tls,
-            authentication: if require { "certificate" } else { "none" },
+            authentication: if artifacts {
+                "sigv4"
+            } else if require {
+                "certificate"
+            } else {
+                "none"
+            },
             address: addr.ip().to_string(),
             port: addr.port(),
         });

@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod artifacts;
 mod bad_input;
 mod clients;
 mod credentials;
