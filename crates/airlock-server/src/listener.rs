@@ -34,6 +34,8 @@ pub struct Endpoint {
     /// For `protocol = "https"` endpoints: the HTTP router verified connections go to
     /// instead of the broker.
     pub https: Option<axum::Router>,
+    /// For MQTT endpoints: the HTTP router for clients that negotiate ALPN `x-amzn-http-ca`.
+    pub https_by_alpn: Option<axum::Router>,
 }
 
 pub async fn accept_loop(ep: Endpoint, mut shutdown: watch::Receiver<bool>) {
@@ -172,6 +174,12 @@ async fn serve(ep: &Endpoint, mut tcp: TcpStream, peer: SocketAddr) {
         server_name,
     };
     if let Some(app) = &ep.https {
+        crate::credentials::serve(app, stream, ctx).await;
+        return;
+    }
+    if let Some(app) = &ep.https_by_alpn
+        && stream.get_ref().1.alpn_protocol() == Some(tls::X_AMZN_HTTP_CA)
+    {
         crate::credentials::serve(app, stream, ctx).await;
         return;
     }

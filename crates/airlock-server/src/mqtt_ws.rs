@@ -22,10 +22,15 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 /// ALPN of WebSocket endpoints: the upgrade is HTTP/1.1.
 pub const ALPN: [&[u8]; 1] = [b"http/1.1"];
 
-/// ALPN of MQTT endpoints: [`crate::tls::ALPN`], then `http/1.1` for WebSocket clients. rustls
-/// picks the first of the server's protocols the client offers, so MQTT wins when a client
-/// offers both.
-pub const MQTT_ENDPOINT_ALPN: [&[u8]; 3] = [crate::tls::ALPN[0], crate::tls::ALPN[1], ALPN[0]];
+/// ALPN of MQTT endpoints: [`crate::tls::ALPN`], then `x-amzn-http-ca` (AWS's HTTPS data
+/// plane on the same port), then `http/1.1` for WebSocket clients. rustls picks the first of
+/// the server's protocols the client offers, so MQTT wins when a client offers several.
+pub const MQTT_ENDPOINT_ALPN: [&[u8]; 4] = [
+    crate::tls::ALPN[0],
+    crate::tls::ALPN[1],
+    crate::tls::X_AMZN_HTTP_CA,
+    ALPN[0],
+];
 
 /// The only path MQTT is served on, as AWS IoT's `wss://…/mqtt`.
 pub const PATH: &str = "/mqtt";

@@ -185,26 +185,27 @@ pub async fn start(cfg: Config, data_root: &Path) -> Result<RunningServer, Serve
     let server_only = tls_config(None, &mqtt_ws::MQTT_ENDPOINT_ALPN)?;
     let ws_mutual = tls_config(Some(devices.clone()), &mqtt_ws::ALPN)?;
     let ws_server_only = tls_config(None, &mqtt_ws::ALPN)?;
-    // `https` endpoints: the same device trust, HTTP's ALPN names, the credential provider's
-    // and HTTPS publish's routes (built only when such an endpoint exists).
+    // AWS's HTTPS data plane: the credential provider's and HTTPS publish's routes. Served on
+    // `https` endpoints (same device trust, HTTP's ALPN names), and on certificate-checking
+    // MQTT endpoints to clients that negotiate ALPN `x-amzn-http-ca` (AWS's HTTPS on 443).
+    let data_plane = credentials::router(credentials::CredentialProvider {
+        registry: registry.clone(),
+        authorizer: authorizer.clone(),
+        minter: credential_minter.clone(),
+    })
+    .merge(crate::https_publish::router(
+        crate::https_publish::PublishState {
+            broker: broker.clone(),
+            authorizer: authorizer.clone(),
+        },
+    ));
     let https_app = cfg
         .endpoints
         .iter()
         .any(|e| e.protocol == EndpointProtocol::Https)
         .then(|| -> Result<_, ServerError> {
             let tls = tls_config(Some(devices.clone()), &tls::HTTPS_ALPN)?;
-            let app = credentials::router(credentials::CredentialProvider {
-                registry: registry.clone(),
-                authorizer: authorizer.clone(),
-                minter: credential_minter.clone(),
-            })
-            .merge(crate::https_publish::router(
-                crate::https_publish::PublishState {
-                    broker: broker.clone(),
-                    authorizer: authorizer.clone(),
-                },
-            ));
-            Ok((tls, app))
+            Ok((tls, data_plane.clone()))
         })
         .transpose()?;
     // `artifacts` endpoints: TLS without client certificates (SigV4 authenticates), the S3 API.
@@ -318,6 +319,8 @@ pub async fn start(cfg: Config, data_root: &Path) -> Result<RunningServer, Serve
             proxy_trusted: e.proxy_protocol.then(|| e.proxy_trusted.clone()),
             allow_sources: e.allow_sources.clone(),
             websocket,
+            https_by_alpn: (require && e.protocol == EndpointProtocol::Mqtt && https.is_none())
+                .then(|| data_plane.clone()),
             https: https.map(|(_, app)| app),
         };
         tasks.push(tokio::spawn(accept_loop(ep, shutdown_rx.clone())));

@@ -16,7 +16,10 @@ pub const ALPN: [&[u8]; 2] = [b"x-amzn-mqtt-ca", b"mqtt"];
 /// ALPN protocols of `https` endpoints: HTTP/1.1, and `x-amzn-http-ca`, which AWS's
 /// Greengrass discovery client offers (a server without it aborts that handshake). A client
 /// that offers no ALPN, as the CRT credentials provider, is served too.
-pub const HTTPS_ALPN: [&[u8]; 2] = [b"http/1.1", b"x-amzn-http-ca"];
+pub const HTTPS_ALPN: [&[u8]; 2] = [b"http/1.1", X_AMZN_HTTP_CA];
+
+/// AWS's ALPN name for HTTPS with a client certificate on port 443.
+pub const X_AMZN_HTTP_CA: &[u8] = b"x-amzn-http-ca";
 
 /// Error building a TLS configuration.
 #[derive(Debug, thiserror::Error)]

@@ -492,3 +492,33 @@ async fn https_publish_reaches_an_mqtt_subscriber() {
     );
     sub.expect_nothing(Duration::from_millis(300)).await;
 }
+
+/// AWS's HTTPS on the MQTT port: a client that negotiates ALPN `x-amzn-http-ca` on the MQTT
+/// endpoint is served the HTTPS data plane, so an HTTPS publish reaches MQTT subscribers
+/// through the same port MQTT devices use.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_publish_via_alpn_on_the_mqtt_port() {
+    use tokio::io::AsyncReadExt;
+    let a = Airlock::start("");
+    let dev = a.device("alpn-http");
+    let mut sub = RawMqtt::client(&a, &dev, V5, "alpn-sub").await;
+    sub.subscribe(1, "alpn/#", QoS::AtLeastOnce).await;
+    let mut s = crate::harness::raw_tls(a.port, Some(&dev), &dev.ca, &[b"x-amzn-http-ca"])
+        .await
+        .expect("TLS with ALPN x-amzn-http-ca");
+    assert_eq!(s.get_ref().1.alpn_protocol(), Some(&b"x-amzn-http-ca"[..]));
+    s.write_all(
+        b"POST /topics/alpn/t?qos=1 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+    )
+    .await
+    .expect("write");
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer).await.expect("read");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let msg = sub.expect_publish_acked().await;
+    assert_eq!(
+        (msg.topic.as_str(), &msg.payload[..]),
+        ("alpn/t", &b"hello"[..])
+    );
+}
