@@ -12,6 +12,7 @@
 
 mod admin_http;
 mod artifacts;
+pub use artifacts::OPERATOR_SESSION;
 pub mod bootstrap;
 pub mod client_auth;
 pub mod config;

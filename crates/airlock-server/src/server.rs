@@ -222,6 +222,11 @@ pub async fn start(cfg: Config, data_root: &Path) -> Result<RunningServer, Serve
             credential_minter.clone(),
             Arc::new(crate::artifacts::RegistrySessions {
                 registry: registry.clone(),
+                admin_certificate_id: airlock_pki::pem_to_der_chain(&material.admin_cert_pem)
+                    .ok()
+                    .and_then(|c| c.into_iter().next())
+                    .map(|der| airlock_pki::certificate_id(&der))
+                    .unwrap_or_default(),
             }),
         )
         .await

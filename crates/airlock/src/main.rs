@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 mod admin;
+mod artifact;
 mod ca;
 mod cert;
 mod device;
@@ -88,6 +89,8 @@ enum Command {
     Doctor(doctor::DoctorArgs),
     /// Domain configurations: server certificates chosen by the client's SNI.
     Domain(domain::DomainArgs),
+    /// Upload component artifacts to the artifact store (S3 API, SigV4 with a role).
+    Artifact(artifact::ArtifactArgs),
 }
 
 fn main() -> ExitCode {
@@ -104,6 +107,7 @@ fn main() -> ExitCode {
         }
         Command::Thing(a) => thing::run(a).map(|()| ExitCode::SUCCESS),
         Command::Endpoint(a) => endpoint::run(a).map(|()| ExitCode::SUCCESS),
+        Command::Artifact(a) => artifact::run(a).map(|()| ExitCode::SUCCESS),
         Command::Doctor(a) => doctor::run(a).map(|healthy| {
             if healthy {
                 ExitCode::SUCCESS

@@ -166,6 +166,61 @@ fn aws_cli_moves_an_artifact_with_credentials_from_the_certificate() {
         "downloaded artifact differs"
     );
 
+    // The operator publishes a component with `airlock artifact put` under a role of its
+    // own; the device fetches it with its credentials.
+    a.cli_ok(&["role", "create", "publisher"]);
+    let publish_doc = write(
+        &a,
+        "publisher.json",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:CreateBucket","s3:PutObject"],
+            "Resource":["arn:aws:s3:::components","arn:aws:s3:::components/*"]}]}"#,
+    );
+    a.cli_ok(&[
+        "role",
+        "put-policy",
+        "publisher",
+        "--policy-name",
+        "publish",
+        "--document",
+        &publish_doc,
+    ]);
+    let firmware = a.data.path().join("firmware.bin");
+    std::fs::write(&firmware, &bytes[..3 * 1024 * 1024]).expect("firmware");
+    let printed = a.cli_ok(&[
+        "artifact",
+        "put",
+        &firmware.to_string_lossy(),
+        "s3://components/gw-1/firmware.bin",
+        "--role",
+        "publisher",
+    ]);
+    assert!(printed.contains("Uploaded"), "{printed}");
+    let fetched = a.data.path().join("fetched.bin");
+    let (ok, out) = cp(
+        "s3://components/gw-1/firmware.bin",
+        &fetched.to_string_lossy(),
+    );
+    assert!(ok, "{out}");
+    assert!(
+        std::fs::read(&fetched).expect("fetched") == bytes[..3 * 1024 * 1024],
+        "fetched firmware differs"
+    );
+    // The operator's role decides: another bucket is refused.
+    let refused = a.cli(&[
+        "artifact",
+        "put",
+        &firmware.to_string_lossy(),
+        "s3://elsewhere/x.bin",
+        "--role",
+        "publisher",
+    ]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("AccessDenied"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+
     // Outside the role's per-thing prefix: AccessDenied.
     let (ok, out) = cp(
         &artifact.to_string_lossy(),
