@@ -74,6 +74,32 @@ fn size_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
+/// The digests a PutObject or UploadPart body must match: Content-MD5/length, and the
+/// `x-amz-checksum-*` values sent as headers or in the trailer. A macro because the two s3s
+/// input types carry the same fields without sharing a type.
+macro_rules! body_checks {
+    ($headers:expr, $trailers:expr, $input:ident) => {{
+        let expect = expect_from(
+            &$headers,
+            $input.content_md5.as_deref(),
+            $input.content_length,
+        )?;
+        let check = ChecksumCheck::new(
+            Checksum {
+                checksum_crc32: $input.checksum_crc32,
+                checksum_crc32c: $input.checksum_crc32c,
+                checksum_crc64nvme: $input.checksum_crc64nvme,
+                checksum_sha1: $input.checksum_sha1,
+                checksum_sha256: $input.checksum_sha256,
+                ..Default::default()
+            },
+            $trailers,
+            announced(&$headers),
+        );
+        (expect, check)
+    }};
+}
+
 #[async_trait::async_trait]
 impl S3 for Backend {
     async fn create_bucket(
@@ -126,23 +152,7 @@ impl S3 for Backend {
         req: S3Request<PutObjectInput>,
     ) -> S3Result<S3Response<PutObjectOutput>> {
         let input = req.input;
-        let expect = expect_from(
-            &req.headers,
-            input.content_md5.as_deref(),
-            input.content_length,
-        )?;
-        let check = ChecksumCheck::new(
-            Checksum {
-                checksum_crc32: input.checksum_crc32,
-                checksum_crc32c: input.checksum_crc32c,
-                checksum_crc64nvme: input.checksum_crc64nvme,
-                checksum_sha1: input.checksum_sha1,
-                checksum_sha256: input.checksum_sha256,
-                ..Default::default()
-            },
-            req.trailing_headers,
-            announced(&req.headers),
-        );
+        let (expect, check) = body_checks!(req.headers, req.trailing_headers, input);
         let meta = self
             .store
             .put_object(
@@ -337,23 +347,7 @@ impl S3 for Backend {
         req: S3Request<UploadPartInput>,
     ) -> S3Result<S3Response<UploadPartOutput>> {
         let input = req.input;
-        let expect = expect_from(
-            &req.headers,
-            input.content_md5.as_deref(),
-            input.content_length,
-        )?;
-        let check = ChecksumCheck::new(
-            Checksum {
-                checksum_crc32: input.checksum_crc32,
-                checksum_crc32c: input.checksum_crc32c,
-                checksum_crc64nvme: input.checksum_crc64nvme,
-                checksum_sha1: input.checksum_sha1,
-                checksum_sha256: input.checksum_sha256,
-                ..Default::default()
-            },
-            req.trailing_headers,
-            announced(&req.headers),
-        );
+        let (expect, check) = body_checks!(req.headers, req.trailing_headers, input);
         let etag = self
             .store
             .upload_part(
